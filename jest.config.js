@@ -1,0 +1,13 @@
+/** Test tiers: unit (pure), engine (n8n-core WorkflowExecute + in-process servers), interop (real Postfix/Dovecot). */
+const ts = {
+	'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+};
+const common = { testEnvironment: 'node', transform: ts, moduleFileExtensions: ['ts', 'js', 'json'] };
+
+module.exports = {
+	projects: [
+		{ ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/stack/**/*.test.ts'] },
+		{ ...common, displayName: 'engine', testMatch: ['<rootDir>/test/engine/**/*.test.ts'], testTimeout: 60000 },
+		{ ...common, displayName: 'interop', testMatch: ['<rootDir>/test/interop/**/*.test.ts'], testTimeout: 120000 },
+	],
+};

@@ -1,0 +1,493 @@
+/**
+ * One catalogue of everything Microsoft 365 (or a test server standing in for it) can refuse:
+ * Entra ID token errors (AADSTS codes), SMTP replies, IMAP failures and network faults. Each maps
+ * to a stable code, a short message and a hint that says what to do. Pure functions only.
+ */
+
+export type FailureSource = 'token' | 'smtp' | 'imap' | 'network' | 'input';
+
+export interface MailFailure {
+	source: FailureSource;
+	/** Stable, searchable code, e.g. `AADSTS7000222`, `SMTP_AUTH_DISABLED`. */
+	code: string;
+	message: string;
+	hint: string;
+	/** Worth retrying later: the same request may succeed (throttling, outage). */
+	retryable: boolean;
+	/** The server may have accepted the message before the failure: do not resend blindly. */
+	outcomeUnknown?: boolean;
+	/** Server's own words (already free of secrets), when it said anything. */
+	serverResponse?: string;
+}
+
+const APP_REGISTRATION = 'Azure portal > Microsoft Entra ID > App registrations > your app';
+
+interface CatalogueEntry {
+	code: string;
+	message: string;
+	hint: string;
+	retryable?: boolean;
+}
+
+/** Entra ID sign-in errors that a mail credential runs into, by AADSTS number. */
+export const AADSTS: Record<number, CatalogueEntry> = {
+	7000215: {
+		code: 'AADSTS7000215',
+		message: 'The client secret is wrong.',
+		hint: `Paste the secret's Value into the credential, not its Secret ID (${APP_REGISTRATION} > Certificates & secrets). If the Value is lost, create a new secret.`,
+	},
+	7000222: {
+		code: 'AADSTS7000222',
+		message: 'The client secret has expired.',
+		hint: `Create a new client secret (${APP_REGISTRATION} > Certificates & secrets > New client secret), paste its Value into the credential, and note the new expiry date.`,
+	},
+	65001: {
+		code: 'AADSTS65001',
+		message: 'The app has not been granted consent for the mail permissions.',
+		hint: `Grant admin consent (${APP_REGISTRATION} > API permissions > Grant admin consent), then reconnect the credential.`,
+	},
+	50076: {
+		code: 'AADSTS50076',
+		message: 'Multi-factor authentication is required for this sign-in.',
+		hint: 'Reconnect the credential ("Connect my account") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
+	},
+	50079: {
+		code: 'AADSTS50079',
+		message: 'The account must register for multi-factor authentication.',
+		hint: 'Sign in to https://aka.ms/mfasetup with the mailbox account, register MFA, then reconnect the credential.',
+	},
+	700016: {
+		code: 'AADSTS700016',
+		message: 'The application was not found in this tenant.',
+		hint: `Check the Client ID (${APP_REGISTRATION} > Overview > Application (client) ID) and the Directory (tenant) ID; for a multi-tenant app, an admin of the mailbox's tenant must consent to it first.`,
+	},
+	50011: {
+		code: 'AADSTS50011',
+		message: "The redirect URI does not match the app registration.",
+		hint: `Add the OAuth Redirect URL shown in the n8n credential to ${APP_REGISTRATION} > Authentication > Web > Redirect URIs, exactly as shown.`,
+	},
+	70008: {
+		code: 'AADSTS70008',
+		message: 'The refresh token has expired (unused for 90 days) or was revoked.',
+		hint: 'Open the credential and press "Connect my account" again.',
+	},
+	700082: {
+		code: 'AADSTS700082',
+		message: 'The refresh token has expired because it was not used for 90 days.',
+		hint: 'Open the credential and press "Connect my account" again. Scheduled workflows keep it alive if they run at least every few weeks.',
+	},
+	90002: {
+		code: 'AADSTS90002',
+		message: 'The tenant was not found.',
+		hint: 'Check the Directory (tenant) ID, and that the Cloud setting matches the tenant (Global, GCC High, DoD or China use different sign-in hosts).',
+	},
+	53003: {
+		code: 'AADSTS53003',
+		message: 'Access was blocked by a Conditional Access policy.',
+		hint: 'Ask the Entra ID admin to allow this app and the n8n server (location, device or client app conditions) in Conditional Access, or exclude the mailbox account.',
+	},
+	530035: {
+		code: 'AADSTS530035',
+		message: 'Access was blocked by security defaults.',
+		hint: 'Security defaults block this sign-in. The admin can switch to Conditional Access policies (Entra ID > Properties > Manage security defaults) or use the app-only (Client Credentials) grant.',
+	},
+	50020: {
+		code: 'AADSTS50020',
+		message: 'The account signed in is not from this tenant.',
+		hint: "Sign in with an account of the mailbox's tenant, or set the Directory (tenant) ID to 'organizations' for a multi-tenant app.",
+	},
+	1002012: {
+		code: 'AADSTS1002012',
+		message: 'The scope is not valid for the client-credentials grant.',
+		hint: 'App-only tokens need a scope ending in /.default, e.g. https://outlook.office365.com/.default. Clear Custom Scopes to use the default.',
+	},
+	70011: {
+		code: 'AADSTS70011',
+		message: 'The requested scope is not valid.',
+		hint: 'Clear Custom Scopes to use the defaults; do not mix Microsoft Graph and Outlook scopes in one credential.',
+	},
+	50126: {
+		code: 'AADSTS50126',
+		message: 'The user name or password is wrong.',
+		hint: 'Reconnect the credential and sign in with the correct account.',
+	},
+	50173: {
+		code: 'AADSTS50173',
+		message: 'The grant expired because the password changed or sessions were revoked.',
+		hint: 'Open the credential and press "Connect my account" again.',
+	},
+};
+
+export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
+	notConnected: {
+		code: 'NOT_CONNECTED',
+		message: 'The credential is not connected to a Microsoft account yet.',
+		hint: 'Open the Microsoft 365 Mail OAuth2 API credential and press "Connect my account", then save it.',
+	},
+	invalidGrant: {
+		code: 'INVALID_GRANT',
+		message: 'Microsoft no longer accepts the stored sign-in (refresh token expired, revoked, or the password or permissions changed).',
+		hint: 'Open the credential and press "Connect my account" again.',
+	},
+	invalidClient: {
+		code: 'INVALID_CLIENT',
+		message: 'Microsoft did not accept the app (client ID or secret).',
+		hint: `Check the Client ID and the secret Value in ${APP_REGISTRATION}.`,
+	},
+	noRefreshToken: {
+		code: 'NO_REFRESH_TOKEN',
+		message: 'The access token expired and no refresh token was stored.',
+		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then press "Connect my account" again.',
+	},
+	unavailable: {
+		code: 'TOKEN_ENDPOINT_UNAVAILABLE',
+		message: 'The Microsoft sign-in service could not be reached or failed.',
+		hint: 'Check that the n8n server can reach the token URL (proxy, firewall, DNS). Nothing was sent; the next run will try again.',
+		retryable: true,
+	},
+	timeout: {
+		code: 'TOKEN_ENDPOINT_TIMEOUT',
+		message: 'The Microsoft sign-in service did not answer in time.',
+		hint: 'Nothing was sent; the next run will try again. If it persists, check the network path to the token URL.',
+		retryable: true,
+	},
+};
+
+/** Reads `AADSTS7000222` style numbers out of an Entra error body or text. */
+export function aadstsCodes(body: unknown): number[] {
+	const codes = new Set<number>();
+	if (body && typeof body === 'object') {
+		const list = (body as { error_codes?: unknown }).error_codes;
+		if (Array.isArray(list)) for (const c of list) if (typeof c === 'number') codes.add(c);
+	}
+	const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+	for (const m of text.matchAll(/AADSTS(\d{4,7})/g)) codes.add(Number(m[1]));
+	return [...codes];
+}
+
+/** First line of an Entra `error_description`, without trace and correlation IDs. */
+function firstLine(text: string): string {
+	return text.split(/\r?\n/)[0].trim();
+}
+
+export function describeTokenError(input: {
+	status?: number;
+	body?: unknown;
+	text?: string;
+	networkCode?: string;
+}): MailFailure {
+	const codes = aadstsCodes(input.body ?? input.text ?? '');
+	const description =
+		input.body && typeof input.body === 'object'
+			? String((input.body as { error_description?: unknown }).error_description ?? '')
+			: String(input.body ?? input.text ?? '');
+	const serverResponse = description ? firstLine(description) : undefined;
+	for (const code of codes) {
+		const entry = AADSTS[code];
+		if (entry) return { source: 'token', retryable: false, ...entry, serverResponse };
+	}
+	const error =
+		input.body && typeof input.body === 'object'
+			? String((input.body as { error?: unknown }).error ?? '')
+			: '';
+	const fallback = (entry: CatalogueEntry): MailFailure => ({
+		source: 'token',
+		retryable: entry.retryable ?? false,
+		...entry,
+		serverResponse,
+	});
+	if (input.networkCode === 'ETIMEDOUT' || input.networkCode === 'ECONNABORTED')
+		return fallback(TOKEN_FAILURES.timeout);
+	if (input.networkCode || (input.status !== undefined && input.status >= 500))
+		return fallback(TOKEN_FAILURES.unavailable);
+	if (error === 'invalid_grant' || error === 'interaction_required')
+		return fallback(TOKEN_FAILURES.invalidGrant);
+	if (error === 'invalid_client' || error === 'unauthorized_client')
+		return fallback(TOKEN_FAILURES.invalidClient);
+	return {
+		source: 'token',
+		code: error ? `TOKEN_${error.toUpperCase()}` : 'TOKEN_ERROR',
+		message: serverResponse
+			? `Microsoft refused the token request: ${serverResponse}`
+			: 'Microsoft refused the token request.',
+		hint: `Check the credential's tenant, client ID, secret and scopes against ${APP_REGISTRATION}.`,
+		retryable: false,
+		serverResponse,
+	};
+}
+
+/* ----------------------------------------------------------------------------------------- SMTP */
+
+interface SmtpRule {
+	test: (reply: { code: number; enhanced: string; text: string }) => boolean;
+	entry: CatalogueEntry;
+}
+
+const SMTP_RULES: SmtpRule[] = [
+	{
+		test: (r) => r.enhanced === '5.7.139' && /tenant/i.test(r.text),
+		entry: {
+			code: 'SMTP_AUTH_DISABLED_TENANT',
+			message: 'SMTP AUTH is turned off for the whole tenant.',
+			hint: 'In Exchange Online PowerShell run: Set-TransportConfig -SmtpClientAuthenticationDisabled $false, then allow it for the mailbox: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false. (Microsoft 365 admin center > Settings > Org settings > Modern authentication shows the tenant switch.)',
+		},
+	},
+	{
+		test: (r) => r.enhanced === '5.7.139' && /security defaults/i.test(r.text),
+		entry: {
+			code: 'SMTP_AUTH_SECURITY_DEFAULTS',
+			message: "The sign-in was blocked by the tenant's security defaults.",
+			hint: 'Security defaults block SMTP AUTH. The admin can turn them off in favour of Conditional Access (Entra ID > Properties > Manage security defaults).',
+		},
+	},
+	{
+		test: (r) => r.enhanced === '5.7.139',
+		entry: {
+			code: 'SMTP_AUTH_DISABLED',
+			message: 'SMTP AUTH is turned off for this mailbox (or the tenant).',
+			hint: 'In Exchange Online PowerShell run: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false. If the tenant switch is off too: Set-TransportConfig -SmtpClientAuthenticationDisabled $false. Changes can take an hour to apply.',
+		},
+	},
+	{
+		test: (r) => r.code === 535 || r.code === 534 || r.code === 530,
+		entry: {
+			code: 'SMTP_AUTH_REJECTED',
+			message: 'The SMTP server rejected the OAuth sign-in for this mailbox.',
+			hint: "Check that the token was issued for this mailbox: delegated, the signed-in user must be the mailbox or have Full Access and Send As on it, with SMTP.Send consented; app-only, register the app's service principal in Exchange (New-ServicePrincipal) and grant it Add-MailboxPermission on the mailbox. Then run Verify Mailbox.",
+		},
+	},
+	{
+		test: (r) => r.enhanced === '5.7.60' || /SendAsDenied|not allowed to send as/i.test(r.text),
+		entry: {
+			code: 'SMTP_SEND_AS_DENIED',
+			message: 'The mailbox is not allowed to send as the From address.',
+			hint: 'Grant it in Exchange Online PowerShell: Add-RecipientPermission -Identity <From address> -Trustee <mailbox> -AccessRights SendAs (app-only: the service principal as trustee), or leave From empty to send as the mailbox itself.',
+		},
+	},
+	{
+		test: (r) => r.code === 553 || (r.code === 550 && /sender|owned/i.test(r.text)),
+		entry: {
+			code: 'SMTP_SEND_AS_DENIED',
+			message: 'The server refused the From address for this mailbox.',
+			hint: 'Use the credential\'s mailbox as From, or grant it Send As on the From address (Add-RecipientPermission -Identity <From address> -Trustee <mailbox> -AccessRights SendAs).',
+		},
+	},
+	{
+		test: (r) => r.enhanced === '5.2.0' && /quota|SubmissionQuotaExceeded/i.test(r.text),
+		entry: {
+			code: 'SMTP_DAILY_QUOTA',
+			message: 'The mailbox has reached its daily recipient limit (10,000 recipients in 24 hours).',
+			hint: 'Wait until the 24-hour window frees up, send to fewer recipients (use a distribution list), or spread reports across mailboxes. Nothing more can be sent from this mailbox until then.',
+		},
+	},
+	{
+		test: (r) => r.code === 554 && r.enhanced === '5.2.0',
+		entry: {
+			code: 'SMTP_SUBMISSION_FAILED',
+			message: 'Exchange Online could not accept the message (554 5.2.0).',
+			hint: 'Often the daily sending limit or a mailbox problem; check the mailbox in the Exchange admin center and try again later.',
+		},
+	},
+	{
+		test: (r) => r.code === 432 || r.enhanced === '4.3.2',
+		entry: {
+			code: 'SMTP_TOO_MANY_CONNECTIONS',
+			message: 'Too many concurrent connections to this mailbox (Exchange allows 3).',
+			hint: 'Run fewer report workflows at the same time for this mailbox; the node already limits itself to 3 connections per execution.',
+			retryable: true,
+		},
+	},
+	{
+		test: (r) => r.enhanced === '4.7.66' || /TLS version/i.test(r.text),
+		entry: {
+			code: 'SMTP_TLS_TOO_OLD',
+			message: 'The server refused the TLS version (Exchange Online needs TLS 1.2 or newer).',
+			hint: 'Check that no proxy or Node option (e.g. --tls-max-v1.1 or NODE_OPTIONS) limits TLS to 1.0/1.1 on the n8n server.',
+		},
+	},
+	{
+		test: (r) => r.code === 552 || r.enhanced === '5.3.4' || r.enhanced === '5.2.3',
+		entry: {
+			code: 'SMTP_MESSAGE_TOO_LARGE',
+			message: 'The message is larger than the server accepts.',
+			hint: 'Attach fewer or smaller files (Exchange Online accepts 35 MB by default, counted after encoding), or share large files by link.',
+		},
+	},
+	{
+		test: (r) =>
+			(r.code === 550 || r.code === 501 || r.code === 553) &&
+			/^5\.1\.\d$/.test(r.enhanced),
+		entry: {
+			code: 'SMTP_RECIPIENT_REJECTED',
+			message: 'The server rejected a recipient address.',
+			hint: 'Check the To, CC and BCC addresses for typos; the rejected address is named in the server response.',
+		},
+	},
+	{
+		test: (r) => r.code === 421 || r.code === 451 || r.code === 452 || r.code === 450,
+		entry: {
+			code: 'SMTP_TEMPORARY_FAILURE',
+			message: 'The server is busy or temporarily refused the message.',
+			hint: 'The node retried with backoff; if this persists, Exchange Online is throttling the mailbox: send less often or spread the load.',
+			retryable: true,
+		},
+	},
+];
+
+/** Shape of the errors nodemailer raises (properties it sets on Error objects). */
+export interface SmtpErrorLike {
+	message: string;
+	code?: string;
+	responseCode?: number;
+	response?: string;
+	command?: string;
+}
+
+export function isSmtpErrorLike(e: unknown): e is SmtpErrorLike {
+	return e instanceof Error;
+}
+
+const NETWORK_CODES: Record<string, CatalogueEntry> = {
+	ECONNREFUSED: {
+		code: 'CONNECTION_REFUSED',
+		message: 'The server refused the connection.',
+		hint: 'Check the host and port in the credential (Microsoft 365: smtp.office365.com:587, outlook.office365.com:993) and that outbound traffic on that port is allowed from the n8n server.',
+		retryable: true,
+	},
+	ETIMEDOUT: {
+		code: 'TIMEOUT',
+		message: 'The server did not answer in time.',
+		hint: 'Check that the n8n server can reach the host and port (firewall, proxy); the next run will try again.',
+		retryable: true,
+	},
+	ENOTFOUND: {
+		code: 'HOST_NOT_FOUND',
+		message: 'The host name could not be resolved.',
+		hint: 'Check the host in the credential (leave it empty to use the Microsoft 365 default) and the DNS of the n8n server.',
+	},
+	ETLS: {
+		code: 'TLS_FAILED',
+		message: 'The TLS handshake failed or the certificate did not verify.',
+		hint: 'Microsoft 365 certificates always verify: check for a proxy that intercepts TLS. For your own relay, add its CA under Trusted CA Certificate in the credential.',
+	},
+	ECONNRESET: {
+		code: 'CONNECTION_RESET',
+		message: 'The server closed the connection unexpectedly.',
+		hint: 'Usually transient; the next run will try again. If it keeps happening, check for a proxy or firewall cutting the connection.',
+		retryable: true,
+	},
+};
+
+export function networkFailure(source: FailureSource, code: string, text: string): MailFailure | undefined {
+	let entry = NETWORK_CODES[code];
+	if (!entry && /certificate|self[- ]signed|altnames|SSL|TLS/i.test(text)) entry = NETWORK_CODES.ETLS;
+	if (!entry && /timed? ?out|timeout/i.test(text)) entry = NETWORK_CODES.ETIMEDOUT;
+	if (!entry && /ECONNRESET|closed unexpectedly|socket hang up|Connection closed/i.test(text))
+		entry = NETWORK_CODES.ECONNRESET;
+	if (!entry) return undefined;
+	return { source, retryable: entry.retryable ?? false, ...entry, serverResponse: text };
+}
+
+export function parseSmtpReply(response: string | undefined, responseCode?: number) {
+	const text = (response ?? '').trim();
+	const code = responseCode ?? Number(/^(\d{3})/.exec(text)?.[1] ?? 0);
+	const enhanced = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1] ?? '';
+	return { code, enhanced, text };
+}
+
+export function describeSmtpError(error: SmtpErrorLike): MailFailure {
+	const reply = parseSmtpReply(error.response, error.responseCode);
+	if (reply.code) {
+		const rule = SMTP_RULES.find((r) => r.test(reply));
+		const entry: CatalogueEntry = rule?.entry ?? {
+			code: `SMTP_${reply.code}`,
+			message: `The SMTP server refused: ${reply.text}`,
+			hint: 'See the server response for the reason.',
+			retryable: reply.code >= 400 && reply.code < 500,
+		};
+		return {
+			source: 'smtp',
+			retryable: entry.retryable ?? false,
+			...entry,
+			serverResponse: reply.text,
+		};
+	}
+	const net = networkFailure('smtp', error.code ?? '', `${error.code ?? ''} ${error.message}`);
+	if (net) return net;
+	return {
+		source: 'smtp',
+		code: error.code ? `SMTP_${error.code}` : 'SMTP_ERROR',
+		message: error.message,
+		hint: 'Check the SMTP settings in the credential and run Verify Mailbox.',
+		retryable: false,
+		serverResponse: error.message,
+	};
+}
+
+/* ----------------------------------------------------------------------------------------- IMAP */
+
+export interface ImapErrorLike {
+	message: string;
+	code?: string;
+	authenticationFailed?: boolean;
+	serverResponseCode?: string;
+	responseText?: string;
+	response?: string;
+}
+
+export function describeImapError(error: ImapErrorLike): MailFailure {
+	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ');
+	if (/authenticated but not connected/i.test(text)) {
+		return {
+			source: 'imap',
+			code: 'IMAP_NOT_CONNECTED',
+			message: 'Microsoft accepted the token but could not open the mailbox ("User is authenticated but not connected").',
+			hint: 'The token is valid but not for this mailbox: check the Mailbox field; delegated, the signed-in user needs Full Access to a shared mailbox and IMAP.AccessAsUser.All consented; app-only, run New-ServicePrincipal for the app and Add-MailboxPermission -Identity <mailbox> -User <service principal ID> -AccessRights FullAccess. Also check IMAP is enabled: Set-CASMailbox -Identity <mailbox> -ImapEnabled $true.',
+			retryable: false,
+			serverResponse: text,
+		};
+	}
+	if (error.authenticationFailed || error.serverResponseCode === 'AUTHENTICATIONFAILED') {
+		return {
+			source: 'imap',
+			code: 'IMAP_AUTH_REJECTED',
+			message: 'The IMAP server rejected the OAuth sign-in for this mailbox.',
+			hint: 'Check that the token carries IMAP.AccessAsUser.All (delegated) or IMAP.AccessAsApp with a registered service principal and mailbox permission (app-only), and that IMAP is enabled for the mailbox (Set-CASMailbox -Identity <mailbox> -ImapEnabled $true).',
+			retryable: false,
+			serverResponse: text,
+		};
+	}
+	const net = networkFailure('imap', error.code ?? '', text);
+	if (net)
+		return {
+			...net,
+			hint: net.hint.replace('smtp.office365.com:587, ', ''),
+		};
+	return {
+		source: 'imap',
+		code: error.code ? `IMAP_${error.code}` : 'IMAP_ERROR',
+		message: error.message,
+		hint: 'Check the IMAP settings in the credential.',
+		retryable: false,
+		serverResponse: text,
+	};
+}
+
+/* ------------------------------------------------------------------------------ carrying errors */
+
+/** An error whose user-facing meaning is already known. Its message never holds a secret. */
+export class MailError extends Error {
+	constructor(readonly failure: MailFailure) {
+		super(failure.message);
+		this.name = 'MailError';
+	}
+}
+
+export function isMailError(e: unknown): e is MailError {
+	return e instanceof MailError;
+}
+
+/** Input or setup problems: the user must change a field. */
+export function inputFailure(field: string, message: string, hint: string): MailFailure {
+	return { source: 'input', code: 'INVALID_INPUT', message: `${field}: ${message}`, hint, retryable: false };
+}

@@ -1,0 +1,204 @@
+/**
+ * The one place that reads, checks and refreshes the access token. Both nodes open one
+ * `TokenSession` per execution: it refreshes a stale token through n8n's own helper (so the rotated
+ * refresh token is saved and concurrent executions are serialized by n8n), and allows exactly one
+ * forced refresh when a mail server still rejects the token.
+ */
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+
+import { CREDENTIAL_TYPE, TOKEN_REFRESH_MARGIN_MS } from './constants';
+import { MailError, TOKEN_FAILURES, describeTokenError, type MailFailure } from './errors';
+import { redact, secretsOf } from './secrets';
+import { SettingsError, readMailboxSettings, type MailboxSettings } from './settings';
+
+/** Token endpoints that hang must not hang the workflow (n8n's own client waits 5 minutes). */
+export const TOKEN_TIMEOUT_MS = 30_000;
+
+interface TokenData {
+	access_token?: string;
+	refresh_token?: string;
+	n8n_expires_at?: string | number;
+	expires_in?: number | string;
+	scope?: string;
+}
+
+function tokenDataOf(value: unknown): TokenData {
+	return value && typeof value === 'object' ? (value as TokenData) : {};
+}
+
+export function expiresAtOf(data: TokenData): number | undefined {
+	const at = Number(data.n8n_expires_at);
+	return Number.isFinite(at) && at > 0 ? at : undefined;
+}
+
+export function isStale(data: TokenData, now = Date.now()): boolean {
+	const at = expiresAtOf(data);
+	return !data.access_token || at === undefined || at - now < TOKEN_REFRESH_MARGIN_MS;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new MailError({ source: 'token', retryable: true, ...TOKEN_FAILURES.timeout })), ms);
+	});
+	return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface ErrorShape {
+	message?: unknown;
+	code?: unknown;
+	status?: unknown;
+	body?: unknown;
+	response?: { status?: unknown; data?: unknown };
+}
+
+function shapeOf(e: unknown): ErrorShape {
+	return e && typeof e === 'object' ? (e as ErrorShape) : { message: String(e) };
+}
+
+export class TokenSession {
+	private tokenData: TokenData;
+
+	private forcedRefresh?: Promise<string>;
+
+	/** Token requests this session made (0 when the stored token was fresh). */
+	refreshes = 0;
+
+	private constructor(
+		private readonly ctx: IExecuteFunctions,
+		private readonly credentials: IDataObject,
+		readonly settings: MailboxSettings,
+	) {
+		this.tokenData = tokenDataOf(credentials.oauthTokenData);
+	}
+
+	/** Reads the credential and makes sure a fresh access token is at hand. */
+	static async open(ctx: IExecuteFunctions): Promise<TokenSession> {
+		const credentials = await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE);
+		let settings: MailboxSettings;
+		try {
+			settings = readMailboxSettings(credentials);
+		} catch (e) {
+			if (e instanceof SettingsError)
+				throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${e.field}": ${e.message}`, hint: e.hint, retryable: false });
+			throw e;
+		}
+		const session = new TokenSession(ctx, credentials, settings);
+		const data = session.tokenData;
+		if (settings.grantType === 'authorizationCode' && !data.access_token && !data.refresh_token)
+			throw new MailError({ source: 'token', retryable: false, ...TOKEN_FAILURES.notConnected });
+		if (isStale(data)) await session.refresh();
+		return session;
+	}
+
+	get accessToken(): string {
+		return this.tokenData.access_token ?? '';
+	}
+
+	get expiresAt(): number | undefined {
+		return expiresAtOf(this.tokenData);
+	}
+
+	get user(): string {
+		return this.settings.mailbox;
+	}
+
+	/** Every secret this session has seen, to mask by value. */
+	secrets(): string[] {
+		return [...secretsOf(this.credentials), ...secretsOf({ token: this.tokenData })];
+	}
+
+	redact(text: string): string {
+		return redact(text, this.secrets());
+	}
+
+	/**
+	 * A server rejected the token. Refresh once per session (later callers share that refresh);
+	 * returns the token to retry with, or throws when it cannot be refreshed.
+	 */
+	async renewAfterRejection(): Promise<string> {
+		this.forcedRefresh ??= this.refresh().then(() => this.accessToken);
+		return await this.forcedRefresh;
+	}
+
+	get renewedAfterRejection(): boolean {
+		return this.forcedRefresh !== undefined;
+	}
+
+	private async refresh(): Promise<void> {
+		const before = this.secrets();
+		this.refreshes++;
+		try {
+			const fresh = await withTimeout(
+				this.ctx.helpers.refreshOAuth2Token.call(this.ctx, CREDENTIAL_TYPE),
+				TOKEN_TIMEOUT_MS,
+			);
+			this.tokenData = { ...this.tokenData, ...tokenDataOf(fresh) };
+		} catch (e) {
+			if (e instanceof MailError) throw e;
+			const failure = await this.explain(e);
+			throw new MailError({
+				...failure,
+				message: redact(failure.message, before),
+				serverResponse: failure.serverResponse && redact(failure.serverResponse, before),
+			});
+		}
+		if (!this.tokenData.access_token)
+			throw new MailError({ source: 'token', retryable: true, ...TOKEN_FAILURES.unavailable });
+	}
+
+	/** Turns whatever n8n's refresh helper threw into the catalogue's words. */
+	private async explain(e: unknown): Promise<MailFailure> {
+		const err = shapeOf(e);
+		const message = String(err.message ?? '');
+		if (/no refresh token is available/i.test(message))
+			return { source: 'token', retryable: false, ...TOKEN_FAILURES.noRefreshToken };
+		if (/not connected/i.test(message))
+			return { source: 'token', retryable: false, ...TOKEN_FAILURES.notConnected };
+		if (/needs to be reconnected/i.test(message)) {
+			// n8n drops Entra's error body for invalid_grant; ask once more to read the AADSTS code.
+			const body = await this.diagnoseRefreshToken();
+			return describeTokenError({ body: body ?? { error: 'invalid_grant' } });
+		}
+		const status = Number(err.status ?? err.response?.status) || undefined;
+		const body = err.body ?? err.response?.data;
+		const code = typeof err.code === 'string' ? err.code : undefined;
+		const networkCode = code && /^E[A-Z]+$/.test(code) && code !== 'EAUTH' && code !== 'ESTATUS' ? code : undefined;
+		let parsed: unknown = body;
+		if (typeof body === 'string') {
+			try {
+				parsed = JSON.parse(body);
+			} catch {
+				parsed = body;
+			}
+		}
+		return describeTokenError({ status, body: parsed, text: message, networkCode });
+	}
+
+	private async diagnoseRefreshToken(): Promise<unknown> {
+		const refreshToken = this.tokenData.refresh_token;
+		const url = this.credentials.accessTokenUrl;
+		if (!refreshToken || typeof url !== 'string') return undefined;
+		try {
+			const response = await this.ctx.helpers.httpRequest({
+				method: 'POST',
+				url,
+				headers: { 'content-type': 'application/x-www-form-urlencoded' },
+				body: new URLSearchParams({
+					grant_type: 'refresh_token',
+					refresh_token: refreshToken,
+					client_id: String(this.credentials.clientId ?? ''),
+					client_secret: String(this.credentials.clientSecret ?? ''),
+				}).toString(),
+				returnFullResponse: true,
+				ignoreHttpStatusErrors: true,
+				timeout: 10_000,
+				json: false,
+			});
+			const body: unknown = (response as { body?: unknown }).body;
+			return typeof body === 'string' ? JSON.parse(body) : body;
+		} catch {
+			return undefined;
+		}
+	}
+}
