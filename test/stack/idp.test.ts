@@ -30,6 +30,12 @@ async function post(params: Record<string, string>, init: { basic?: string } = {
 	return { status: res.status, body: typeof parsed === 'object' && parsed !== null ? { ...parsed } : {} };
 }
 
+async function jsonOf(res: Response | Promise<Response>): Promise<Json> {
+	const parsed: unknown = await (await res).json();
+	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+	return { ...parsed };
+}
+
 const claimsOf = (jwt: unknown): Json => JSON.parse(Buffer.from(String(jwt).split('.')[1], 'base64url').toString('utf8'));
 const secretOf = { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret };
 
@@ -221,14 +227,14 @@ describe('verify and introspect', () => {
 
 	it('answers RFC 7662 introspection from a form, JSON or a Bearer header', async () => {
 		const t = idp.issueTokens({ clientId: CLIENT.clientId, user: 'alice@example.test', scope: OUTLOOK_SCOPES });
-		const form = await (await fetch(idp.introspectUrl, { method: 'POST', body: new URLSearchParams({ token: t.access_token }) })).json();
+		const form = await jsonOf(fetch(idp.introspectUrl, { method: 'POST', body: new URLSearchParams({ token: t.access_token }) }));
 		expect(form).toMatchObject({ active: true, email: 'alice@example.test', username: 'alice@example.test', scope: 'IMAP.AccessAsUser.All SMTP.Send', client_id: CLIENT.clientId });
 		expect(typeof form.exp).toBe('number');
-		const json = await (await fetch(idp.introspectUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t.access_token }) })).json();
+		const json = await jsonOf(fetch(idp.introspectUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t.access_token }) }));
 		expect(json.active).toBe(true);
-		const bearer = await (await fetch(idp.introspectUrl, { method: 'POST', headers: { authorization: `Bearer ${t.access_token}` } })).json();
+		const bearer = await jsonOf(fetch(idp.introspectUrl, { method: 'POST', headers: { authorization: `Bearer ${t.access_token}` } }));
 		expect(bearer.active).toBe(true);
-		const bad = await (await fetch(idp.introspectUrl, { method: 'POST', body: new URLSearchParams({ token: 'nope' }) })).json();
+		const bad = await jsonOf(fetch(idp.introspectUrl, { method: 'POST', body: new URLSearchParams({ token: 'nope' }) }));
 		expect(bad).toEqual({ active: false });
 		expect(Object.values(form).some(Array.isArray)).toBe(false);
 	});
@@ -236,9 +242,9 @@ describe('verify and introspect', () => {
 
 describe('discovery and admin API', () => {
 	it('serves OpenID configuration and a JWKS with the signing key', async () => {
-		const conf = await (await fetch(`${idp.url}/test-tenant/v2.0/.well-known/openid-configuration`)).json();
+		const conf = await jsonOf(fetch(`${idp.url}/test-tenant/v2.0/.well-known/openid-configuration`));
 		expect(conf).toMatchObject({ token_endpoint: idp.tokenUrl(), authorization_endpoint: idp.authorizeUrl() });
-		const jwks = await (await fetch(`${idp.url}/discovery/v2.0/keys`)).json();
+		const jwks = await jsonOf(fetch(`${idp.url}/discovery/v2.0/keys`));
 		const t = idp.issueTokens({ clientId: CLIENT.clientId, user: 'alice@example.test', scope: OUTLOOK_SCOPES });
 		const kid: unknown = JSON.parse(Buffer.from(t.access_token.split('.')[0], 'base64url').toString('utf8')).kid;
 		expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid })]);
@@ -248,15 +254,15 @@ describe('discovery and admin API', () => {
 		const admin = (path: string, body?: unknown) =>
 			fetch(`${idp.url}/_admin/${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 		expect((await admin('clients', { clientId: 'app-3', clientSecret: 'x3' })).status).toBe(200);
-		const issued = await (await admin('issue-tokens', { clientId: 'app-3', user: 'bob@example.test', scope: OUTLOOK_SCOPES })).json();
-		expect(idp.verify(issued.access_token, 'bob@example.test').ok).toBe(true);
+		const issued = await jsonOf(admin('issue-tokens', { clientId: 'app-3', user: 'bob@example.test', scope: OUTLOOK_SCOPES }));
+		expect(idp.verify(String(issued.access_token), 'bob@example.test').ok).toBe(true);
 		await admin('fail-next', { count: 1, status: 400, error: 'invalid_grant', aadsts: 50173 });
-		const failed = await post({ grant_type: 'refresh_token', client_id: 'app-3', client_secret: 'x3', refresh_token: issued.refresh_token });
+		const failed = await post({ grant_type: 'refresh_token', client_id: 'app-3', client_secret: 'x3', refresh_token: String(issued.refresh_token) });
 		expect(failed.body.error_codes).toEqual([50173]);
-		const log = await (await admin('token-requests')).json();
+		const log: unknown = await (await admin('token-requests')).json();
 		expect(log).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: 'app-3', status: 400 })]);
 		await admin('revoke', { user: 'bob@example.test' });
-		expect((await post({ grant_type: 'refresh_token', client_id: 'app-3', client_secret: 'x3', refresh_token: issued.refresh_token })).body.error_codes).toEqual([70008]);
+		expect((await post({ grant_type: 'refresh_token', client_id: 'app-3', client_secret: 'x3', refresh_token: String(issued.refresh_token) })).body.error_codes).toEqual([70008]);
 		expect((await admin('reset', {})).status).toBe(200);
 		expect(idp.tokenRequests).toEqual([]);
 	});
