@@ -1,13 +1,14 @@
 /** Test tiers: unit (pure), engine (n8n-core WorkflowExecute + in-process servers), interop (real Postfix/Dovecot). */
 const ts = {
-	'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+	'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
 };
 const common = { testEnvironment: 'node', transform: ts, moduleFileExtensions: ['ts', 'js', 'json'] };
 
 module.exports = {
+	testTimeout: 120000,
 	projects: [
 		{ ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/stack/**/*.test.ts'] },
-		{ ...common, displayName: 'engine', testMatch: ['<rootDir>/test/engine/**/*.test.ts'], testTimeout: 60000 },
-		{ ...common, displayName: 'interop', testMatch: ['<rootDir>/test/interop/**/*.test.ts'], testTimeout: 120000 },
+		{ ...common, displayName: 'engine', testMatch: ['<rootDir>/test/engine/**/*.test.ts'] },
+		{ ...common, displayName: 'interop', testMatch: ['<rootDir>/test/interop/**/*.test.ts'] },
 	],
 };

@@ -80,7 +80,7 @@ export class TokenSession {
 			settings = readMailboxSettings(credentials);
 		} catch (e) {
 			if (e instanceof SettingsError)
-				throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${e.field}": ${e.message}`, hint: e.hint, retryable: false });
+				throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${e.message}`, hint: e.hint, retryable: false });
 			throw e;
 		}
 		const session = new TokenSession(ctx, credentials, settings);

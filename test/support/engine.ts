@@ -8,7 +8,6 @@ import path from 'node:path';
 
 process.env.N8N_USER_FOLDER ??= mkdtempSync(path.join(tmpdir(), 'n8n-m365-engine-'));
 
-import { mock } from 'jest-mock-extended';
 import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
 	ICredentialsHelper,
@@ -201,6 +200,19 @@ export interface RunResult {
 
 let executionCounter = 0;
 
+/**
+ * The engine reads only part of `IWorkflowExecuteAdditionalData`; everything not given here is
+ * undefined (works inside and outside jest, e.g. for the demo and the benchmark).
+ */
+function stubbed<T extends object>(given: Partial<T>): T {
+	return new Proxy(given, {
+		get(target, key) {
+			if (key in target) return Reflect.get(target, key);
+			return undefined;
+		},
+	}) as T;
+}
+
 export async function runWorkflow({ nodes, connections, store, mode = 'manual' }: RunOptions): Promise<RunResult> {
 	const workflow = new Workflow({
 		id: 'wf-test',
@@ -225,8 +237,7 @@ export async function runWorkflow({ nodes, connections, store, mode = 'manual' }
 	let finish: (run: IRun) => void = () => undefined;
 	const finished = new Promise<IRun>((resolve) => (finish = resolve));
 	hooks.addHandler('workflowExecuteAfter', (fullRunData) => finish(fullRunData));
-	const additionalData: IWorkflowExecuteAdditionalData = mock<IWorkflowExecuteAdditionalData>();
-	Object.assign(additionalData, {
+	const additionalData = stubbed<IWorkflowExecuteAdditionalData>({
 		hooks,
 		executionId,
 		credentialsHelper: store,
@@ -242,7 +253,10 @@ export async function runWorkflow({ nodes, connections, store, mode = 'manual' }
 		ssrfBridge: undefined,
 		otel: undefined,
 	});
-	const start = workflow.getStartNode();
+	// The first node nothing feeds into starts the run (the test items node).
+	const fed = new Set(Object.values(connections).flatMap((c) => (c.main ?? []).flat().map((t) => t?.node)));
+	const first = nodes.find((n) => !fed.has(n.name));
+	const start = first && workflow.getNode(first.name);
 	if (!start) throw new Error('workflow has no start node');
 	const runExecutionData = createRunExecutionData({
 		executionData: {

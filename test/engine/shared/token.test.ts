@@ -1,0 +1,164 @@
+/**
+ * The token lifecycle through the real n8n execution engine: stale tokens refreshed before use and
+ * the rotated refresh token saved; app-only tokens fetched with client credentials; Entra errors
+ * mapped to advice; no secret in any error.
+ */
+import { startIdp, type Idp } from '../../stack/idp';
+import { CredentialStore, chain, credentialData, runWorkflow } from '../../support/engine';
+
+const CLIENT = { clientId: 'client-1', clientSecret: 'client-secret-value-1' };
+const USER = 'alice@example.test';
+const SCOPE = 'offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All';
+
+let idp: Idp;
+beforeAll(async () => {
+	idp = await startIdp();
+	idp.addClient({ ...CLIENT, appMailboxes: [USER] });
+});
+afterAll(async () => await idp.stop());
+beforeEach(() => idp.reset());
+
+function storeWith(data: Record<string, unknown>) {
+	const store = new CredentialStore();
+	store.add({
+		id: 'cred-1',
+		name: 'M365 reports',
+		type: 'microsoftMailOAuth2Api',
+		data: credentialData({ customTokenUrl: idp.tokenUrl(), customAuthUrl: idp.authorizeUrl(), ...data }),
+	});
+	return store;
+}
+
+function seeded(expiresInMs: number) {
+	const t = idp.issueTokens({ clientId: CLIENT.clientId, user: USER, scope: SCOPE });
+	return { ...t, n8n_expires_at: String(Date.now() + expiresInMs) };
+}
+
+async function probe(store: CredentialStore) {
+	const { nodes, connections } = chain([{ json: {} }], {
+		name: 'Probe',
+		type: 'test.tokenProbe',
+		parameters: {},
+		credentials: { microsoftMailOAuth2Api: { id: 'cred-1', name: 'M365 reports' } },
+	});
+	return await runWorkflow({ nodes, connections, store });
+}
+
+function errorText(result: Awaited<ReturnType<typeof probe>>): string {
+	const e = result.error('Probe');
+	return `${e?.message ?? ''}\n${e?.description ?? ''}`;
+}
+
+describe('token lifecycle', () => {
+	it('uses a fresh stored token without asking the identity provider', async () => {
+		const store = storeWith({ oauthTokenData: seeded(3600_000) });
+		const result = await probe(store);
+		expect(result.output('Probe')[0].json.refreshes).toBe(0);
+		expect(idp.tokenRequests).toHaveLength(0);
+		expect(store.tokenUpdates).toHaveLength(0);
+	});
+
+	it('refreshes a token that expires within minutes and saves the rotated refresh token', async () => {
+		const old = seeded(60_000);
+		const store = storeWith({ oauthTokenData: old });
+		const result = await probe(store);
+		expect(result.output('Probe')[0].json.refreshes).toBe(1);
+		expect(idp.tokenRequests.map((r) => r.grantType)).toEqual(['refresh_token']);
+		expect(store.tokenUpdates).toHaveLength(1);
+		const saved = store.tokenData('cred-1');
+		expect(saved.refresh_token).toBeTruthy();
+		expect(saved.refresh_token).not.toBe(old.refresh_token);
+		expect(saved.access_token).not.toBe(old.access_token);
+		expect(Number(saved.n8n_expires_at)).toBeGreaterThan(Date.now() + 30 * 60_000);
+		expect(idp.verify(String(saved.access_token), USER).ok).toBe(true);
+		// the next run uses the saved token as it is
+		const again = await probe(store);
+		expect(again.output('Probe')[0].json.refreshes).toBe(0);
+		expect(idp.tokenRequests).toHaveLength(1);
+	});
+
+	it('refreshes when the expiry time is missing', async () => {
+		const { n8n_expires_at: _drop, ...noExpiry } = seeded(3600_000);
+		const store = storeWith({ oauthTokenData: noExpiry });
+		await probe(store);
+		expect(idp.tokenRequests).toHaveLength(1);
+		expect(store.tokenUpdates).toHaveLength(1);
+	});
+
+	it('tells the user to connect an account that was never connected', async () => {
+		const store = storeWith({ oauthTokenData: {} });
+		const result = await probe(store);
+		expect(errorText(result)).toMatch(/not connected/i);
+		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(idp.tokenRequests).toHaveLength(0);
+	});
+
+	it('fetches app-only tokens with the client-credentials grant', async () => {
+		const store = storeWith({
+			grantType: 'clientCredentials',
+			customScopes: 'https://outlook.office365.com/.default',
+			oauthTokenData: {},
+		});
+		const result = await probe(store);
+		expect(result.output('Probe')[0].json.refreshes).toBe(1);
+		expect(idp.tokenRequests.map((r) => r.grantType)).toEqual(['client_credentials']);
+		const saved = store.tokenData('cred-1');
+		const check = idp.verify(String(saved.access_token), USER);
+		expect(check.ok && check.claims.roles).toBeTruthy();
+	});
+
+	it('uses the app-only default scope of the cloud when no custom scope is set', async () => {
+		const store = storeWith({ grantType: 'clientCredentials', oauthTokenData: {} });
+		await probe(store);
+		const check = idp.verify(String(store.tokenData('cred-1').access_token), USER);
+		expect(check.ok && check.claims.aud).toBe('https://outlook.office365.com');
+	});
+});
+
+describe('token endpoint errors become advice', () => {
+	const cases: Array<[string, number, RegExp]> = [
+		['invalid_client', 7000215, /secret's Value.*not its Secret ID/],
+		['invalid_client', 7000222, /new client secret/i],
+		['invalid_grant', 65001, /admin consent/i],
+		['invalid_grant', 50076, /MFA/],
+		['invalid_grant', 50079, /register MFA/i],
+		['unauthorized_client', 700016, /Client ID/],
+		['invalid_grant', 50011, /Redirect URI/i],
+		['invalid_grant', 70008, /Connect my account/],
+		['invalid_grant', 700082, /90 days/],
+		['invalid_request', 90002, /Cloud setting/],
+		['invalid_grant', 53003, /Conditional Access/],
+		['invalid_grant', 530035, /security defaults/i],
+	];
+	it.each(cases)('%s AADSTS%d', async (error, aadsts, advice) => {
+		const old = seeded(-1000);
+		const store = storeWith({ oauthTokenData: old });
+		idp.failNext(2, { error, aadsts, status: error === 'invalid_client' ? 401 : 400 });
+		const result = await probe(store);
+		const text = errorText(result);
+		expect(text).toMatch(advice);
+		for (const secret of [old.access_token, old.refresh_token, CLIENT.clientSecret]) expect(text).not.toContain(secret);
+		expect(store.tokenUpdates).toHaveLength(0);
+	});
+
+	it('a revoked refresh token asks to reconnect', async () => {
+		const old = seeded(-1000);
+		idp.revokeRefreshTokens(USER);
+		const result = await probe(storeWith({ oauthTokenData: old }));
+		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).not.toContain(old.refresh_token);
+	});
+
+	it('an identity provider that is down gives a retryable, clear message', async () => {
+		const store = storeWith({ oauthTokenData: seeded(-1000), customTokenUrl: 'http://127.0.0.1:9/tenant/oauth2/v2.0/token' });
+		const result = await probe(store);
+		expect(errorText(result)).toMatch(/could not be reached|did not answer/i);
+	});
+
+	it('an HTTP 500 from the identity provider is reported as an outage', async () => {
+		const store = storeWith({ oauthTokenData: seeded(-1000) });
+		idp.failNext(1, { status: 500, rawBody: '<html>Internal Server Error</html>' });
+		const result = await probe(store);
+		expect(errorText(result)).toMatch(/could not be reached or failed/i);
+	});
+});
