@@ -1,25 +1,219 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+	IPairedItemData,
+} from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-// Skeleton: replaced by the full node (work in progress in this session).
+import { CREDENTIAL_TYPE, EXCHANGE_LIMITS, SMTP_RETRY } from '../shared/constants';
+import { MailError } from '../shared/errors';
+import { failureJson, toNodeError } from '../shared/node-errors';
+import { SettingsError, readMailboxSettings, type MailboxSettings } from '../shared/settings';
+import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
+import { TokenSession } from '../shared/token';
+import { loadAttachments, parseNameList } from './attachments';
+import { sendReportEmailProperties } from './description';
+import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
+import { placeReport, renderReport, type ReportColumn } from './report';
+
+/** One email to send: built from the parameters of `paramIndex`, covering `itemIndexes`. */
+interface Job {
+	paramIndex: number;
+	itemIndexes: number[];
+}
+
+interface Options {
+	attachAllItems?: boolean;
+	bcc?: string;
+	cc?: string;
+	customHeaders?: { header?: Array<{ name: string; value: string }> };
+	customSignature?: string;
+	dryRun?: boolean;
+	from?: string;
+	importance?: Importance;
+	inlineImages?: string;
+	maxMessageSizeMb?: number;
+	messagesPerMinute?: number;
+	pacing?: 'auto' | 'custom' | 'off';
+	replyTo?: string;
+	retries?: number;
+	signature?: 'credential' | 'custom' | 'none';
+}
+
+function optionsAt(ctx: IExecuteFunctions, i: number): Options {
+	return ctx.getNodeParameter('options', i, {}) as Options;
+}
+
+function str(ctx: IExecuteFunctions, name: string, i: number): string {
+	const v = ctx.getNodeParameter(name, i, '');
+	return typeof v === 'string' ? v : String(v ?? '');
+}
+
+async function mailboxSettings(ctx: IExecuteFunctions): Promise<MailboxSettings> {
+	try {
+		return readMailboxSettings(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
+	} catch (e) {
+		if (e instanceof SettingsError)
+			throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${e.field}": ${e.message}`, hint: e.hint, retryable: false });
+		throw e;
+	}
+}
+
+function pacingOf(o: Options, settings: MailboxSettings): number {
+	if (o.pacing === 'off') return 0;
+	if (o.pacing === 'custom') return Math.max(1, o.messagesPerMinute ?? EXCHANGE_LIMITS.messagesPerMinute);
+	return settings.isMicrosoftSmtp ? EXCHANGE_LIMITS.messagesPerMinute : 0;
+}
+
+/** Reads one job's parameters and binaries into mail options (called again for each retry). */
+async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<MailOptions> {
+	const i = job.paramIndex;
+	const items = ctx.getInputData();
+	const o = optionsAt(ctx, i);
+	const format = ctx.getNodeParameter('emailFormat', i, 'html') as BodyFormat;
+	let html = format === 'text' ? undefined : str(ctx, 'html', i);
+	let text = format === 'html' ? undefined : str(ctx, 'text', i);
+	const attachments: AttachmentInput[] = [];
+	if (mode === 'report') {
+		const output = str(ctx, 'reportOutput', i) || 'both';
+		const columns = (ctx.getNodeParameter('reportColumns', i, {}) as { column?: ReportColumn[] }).column ?? [];
+		const report = renderReport(items.map((it) => it.json), { columns, title: str(ctx, 'reportTitle', i) || undefined });
+		if (output !== 'csv') {
+			if (html !== undefined) html = placeReport(html, report.html);
+			if (text !== undefined || format === 'both') text = placeReport(text ?? '', report.text);
+		}
+		if (output !== 'table')
+			attachments.push({ origin: 'the CSV report', fileName: str(ctx, 'csvFileName', i) || 'report.csv', contentType: 'text/csv', size: Buffer.byteLength(report.csv) + 3, content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(report.csv)]) });
+	}
+	const fileItems = mode === 'report' && o.attachAllItems !== false ? job.itemIndexes : [i];
+	attachments.push(...(await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })));
+	attachments.push(...(await loadAttachments(ctx, items, [i], { names: parseNameList(o.inlineImages), inline: true })));
+	const signature = o.signature === 'none' ? '' : o.signature === 'custom' ? (o.customSignature ?? '') : settings.signature;
+	const input: MessageInput = {
+		mailbox: settings.mailbox,
+		from: o.from,
+		to: str(ctx, 'to', i),
+		cc: o.cc,
+		bcc: o.bcc,
+		replyTo: o.replyTo,
+		defaultReplyTo: settings.replyTo,
+		subject: str(ctx, 'subject', i),
+		format,
+		html,
+		text,
+		signature,
+		importance: o.importance,
+		headers: o.customHeaders?.header ?? [],
+		attachments,
+		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
+		messageId,
+	};
+	try {
+		return buildMail(input);
+	} catch (e) {
+		// Nothing will read the opened attachment streams: release their files.
+		for (const a of attachments) if (!Buffer.isBuffer(a.content)) a.content.destroy();
+		throw e;
+	}
+}
+
 export class SendReportEmail implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'SendReportEmail',
+		displayName: 'Send Report Email (Microsoft 365)',
 		name: 'sendReportEmail',
 		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
 		group: ['output'],
 		version: 1,
-		subtitle: '',
-		description: '',
-		defaults: { name: 'SendReportEmail' },
+		subtitle: '={{$parameter["mode"] === "report" ? "Report to " : "Email to "}}{{$parameter["to"]}}',
+		description: 'Send emails or a report of all items through Microsoft 365 SMTP with OAuth 2.0',
+		defaults: { name: 'Send Report Email' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		usableAsTool: true,
-		credentials: [{ name: 'microsoftMailOAuth2Api', required: true }],
-		properties: [],
+		credentials: [{ name: CREDENTIAL_TYPE, required: true }],
+		properties: sendReportEmailProperties,
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return [this.getInputData()];
+		const items = this.getInputData();
+		const mode = this.getNodeParameter('mode', 0) as string;
+		const jobs: Job[] = mode === 'report' ? [{ paramIndex: 0, itemIndexes: items.map((_, i) => i) }] : items.map((_, i) => ({ paramIndex: i, itemIndexes: [i] }));
+		const first = optionsAt(this, 0);
+		const results: INodeExecutionData[][] = jobs.map(() => []);
+		let session: TokenSession | undefined;
+		let smtp: SmtpClient | undefined;
+		const secrets = () => session?.secrets() ?? [];
+		const fail = (job: Job, e: unknown) => {
+			if (!this.continueOnFail()) throw toNodeError(this.getNode(), e, job.paramIndex, secrets());
+			results[jobs.indexOf(job)] = [{ json: failureJson(e, secrets()), pairedItem: paired(job) }];
+		};
+		try {
+			let settings: MailboxSettings;
+			try {
+				if (first.dryRun) settings = await mailboxSettings(this);
+				else {
+					session = await TokenSession.open(this);
+					settings = session.settings;
+					smtp = new SmtpClient(session, {
+						messagesPerMinute: pacingOf(first, settings),
+						retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
+					});
+				}
+			} catch (e) {
+				for (const job of jobs) fail(job, e);
+				return [results.flat()];
+			}
+			const client = smtp;
+			const runJob = async (job: Job) => {
+				const messageId = newMessageId(settings.mailbox);
+				try {
+					const build = async () => await buildJob(this, job, settings, messageId, mode);
+					if (!client || optionsAt(this, job.paramIndex).dryRun) {
+						const eml = await composeMessage(await build());
+						const binary = await this.helpers.prepareBinaryData(eml, 'message.eml', 'message/rfc822');
+						results[jobs.indexOf(job)] = [{ json: { dryRun: true, messageId, size: eml.length }, binary: { email: binary }, pairedItem: paired(job) }];
+						return;
+					}
+					const { info, attempts } = await client.deliver(build);
+					const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, attempts };
+					results[jobs.indexOf(job)] = [{ json, pairedItem: paired(job) }];
+				} catch (e) {
+					fail(job, e);
+				}
+			};
+			await runConcurrently(jobs, EXCHANGE_LIMITS.maxConnections, runJob);
+		} finally {
+			smtp?.close();
+		}
+		return [results.flat()];
 	}
+}
+
+function paired(job: Job): IPairedItemData[] {
+	return job.itemIndexes.map((item) => ({ item }));
+}
+
+function addresses(list: Array<string | { address: string }>): string[] {
+	return list.map((a) => (typeof a === 'string' ? a : a.address));
+}
+
+/** Runs `work` over `jobs` with at most `limit` at a time; the first thrown error stops new ones. */
+async function runConcurrently<T>(jobs: T[], limit: number, work: (job: T) => Promise<void>): Promise<void> {
+	let next = 0;
+	let failed: { e: unknown } | undefined;
+	const worker = async () => {
+		while (!failed && next < jobs.length) {
+			const job = jobs[next++];
+			try {
+				await work(job);
+			} catch (e) {
+				failed ??= { e };
+			}
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+	if (failed) throw failed.e;
 }

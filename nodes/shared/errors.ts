@@ -473,6 +473,22 @@ export function describeImapError(error: ImapErrorLike): MailFailure {
 	};
 }
 
+/**
+ * The connection dropped after the whole message had been sent but before the server answered:
+ * it may have been accepted. Never retried, so a recipient never gets it twice.
+ */
+export function outcomeUnknownFailure(cause: MailFailure): MailFailure {
+	return {
+		source: 'smtp',
+		code: 'SMTP_OUTCOME_UNKNOWN',
+		message: 'The connection dropped after the message was sent, before the server confirmed it; it may or may not have been delivered.',
+		hint: "The node did not resend it, so nobody gets it twice. Check the recipients' inboxes (or the mailbox's Sent Items / message trace in the Exchange admin center) before sending it again.",
+		retryable: false,
+		outcomeUnknown: true,
+		serverResponse: cause.serverResponse,
+	};
+}
+
 /* ------------------------------------------------------------------------------ carrying errors */
 
 /** An error whose user-facing meaning is already known. Its message never holds a secret. */

@@ -1,13 +1,19 @@
 /**
  * The only file that imports nodemailer. One pooled transport per execution, authenticated with
  * XOAUTH2 from the execution's TokenSession, closed by the caller in `finally`.
+ *
+ * `deliver()` adds what a sending node needs on top of `send()`: pacing, bounded retries of
+ * transient refusals, and honest reporting when the connection drops after the message was sent
+ * (never resent). nodemailer does not say how far a failed send got, so a stream plugin notes
+ * when a message's source was read to the end (the terminating dot follows it).
  */
 import nodemailer from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool';
 
-import { DEFAULT_TIMEOUTS, EXCHANGE_LIMITS } from './constants';
-import { MailError, describeSmtpError, isSmtpErrorLike } from './errors';
+import { DEFAULT_TIMEOUTS, EXCHANGE_LIMITS, SMTP_RETRY } from './constants';
+import { MailError, describeSmtpError, isSmtpErrorLike, outcomeUnknownFailure } from './errors';
 import type { TokenSession } from './token';
 
 export type SentInfo = SMTPPoolSentMessageInfo;
@@ -19,6 +25,60 @@ export interface SmtpOptions {
 	connectTimeoutMs?: number;
 	greetingTimeoutMs?: number;
 	socketTimeoutMs?: number;
+	/** Messages started per minute, evenly spaced; 0 or undefined: no pacing. */
+	messagesPerMinute?: number;
+	/** Transient refusals (421, 432, 450-452, dropped connections before the data) are retried. */
+	retry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+	/** Injectable for tests. */
+	clock?: { now(): number; sleep(ms: number): Promise<void> };
+}
+
+export interface Delivery {
+	info: SentInfo;
+	/** Sends tried for this message (1 when it went through first time). */
+	attempts: number;
+}
+
+const realClock = {
+	now: () => Date.now(),
+	sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** Spaces message starts evenly: at most `perMinute` starts in any minute, no bursts. */
+export class Pacer {
+	private next = 0;
+
+	private readonly intervalMs: number;
+
+	constructor(
+		perMinute: number,
+		private readonly clock: { now(): number; sleep(ms: number): Promise<void> } = realClock,
+	) {
+		this.intervalMs = perMinute > 0 ? 60_000 / perMinute : 0;
+	}
+
+	/** Resolves when the caller may start its send; the slot is reserved synchronously. */
+	async wait(): Promise<void> {
+		if (!this.intervalMs) return;
+		const now = this.clock.now();
+		const at = Math.max(now, this.next);
+		this.next = at + this.intervalMs;
+		if (at > now) await this.clock.sleep(at - now);
+	}
+}
+
+/** Backoff before retry number `retry` (1-based): base, 2x base, 4x base... capped. */
+export function backoffMs(retry: number, policy: { baseDelayMs: number; maxDelayMs: number }): number {
+	return Math.min(policy.baseDelayMs * 2 ** (retry - 1), policy.maxDelayMs);
+}
+
+function hasServerReply(e: unknown): boolean {
+	return isSmtpErrorLike(e) && typeof (e as { responseCode?: unknown }).responseCode === 'number';
+}
+
+/** Builds the exact RFC 5322 message nodemailer would send (for dry runs). */
+export async function composeMessage(mail: MailOptions): Promise<Buffer> {
+	return await new MailComposer({ ...mail, disableFileAccess: true, disableUrlAccess: true }).compile().build();
 }
 
 function isAuthRejection(e: unknown): boolean {
@@ -30,10 +90,17 @@ function isAuthRejection(e: unknown): boolean {
 export class SmtpClient {
 	private transport?: Transporter<SentInfo, SMTPPoolOptions>;
 
+	/** Message-IDs whose source nodemailer has read to the end (the data is on the wire). */
+	private readonly dataSent = new Set<string>();
+
+	private readonly pacer: Pacer;
+
 	constructor(
 		private readonly session: TokenSession,
 		private readonly options: SmtpOptions = {},
-	) {}
+	) {
+		this.pacer = new Pacer(options.messagesPerMinute ?? 0, options.clock ?? realClock);
+	}
 
 	private open(): Transporter<SentInfo, SMTPPoolOptions> {
 		if (this.transport) return this.transport;
@@ -70,6 +137,15 @@ export class SmtpClient {
 				(e: unknown) => callback(e instanceof Error ? e : new Error(String(e))),
 			);
 		});
+		transport.use('stream', (mail, done) => {
+			const id = typeof mail.data.messageId === 'string' ? mail.data.messageId : undefined;
+			if (id)
+				mail.message.processFunc((input) => {
+					input.once('end', () => this.dataSent.add(id));
+					return input;
+				});
+			done();
+		});
 		this.transport = transport;
 		return transport;
 	}
@@ -83,16 +159,21 @@ export class SmtpClient {
 	/** Runs `work` once; if the server rejected the token, refreshes it once and runs it once more. */
 	private async withAuthRetry<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>): Promise<T> {
 		try {
+			return await this.withAuthRenewal(work);
+		} catch (e) {
+			throw this.explain(e);
+		}
+	}
+
+	/** As `withAuthRetry`, but lets nodemailer's own error through (it says how far the send got). */
+	private async withAuthRenewal<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>): Promise<T> {
+		try {
 			return await work(this.open());
 		} catch (e) {
-			if (!isAuthRejection(e) || this.session.renewedAfterRejection) throw this.explain(e);
+			if (!isAuthRejection(e) || this.session.renewedAfterRejection) throw e;
 			this.close();
 			await this.session.renewAfterRejection();
-			try {
-				return await work(this.open());
-			} catch (again) {
-				throw this.explain(again);
-			}
+			return await work(this.open());
 		}
 	}
 
@@ -105,6 +186,34 @@ export class SmtpClient {
 
 	async send(mail: MailOptions): Promise<SentInfo> {
 		return await this.withAuthRetry(async (t) => await t.sendMail(mail));
+	}
+
+	/**
+	 * Sends one message: waits for its pacing slot, retries transient refusals with backoff, and
+	 * never retries once the message data went out without an answer (outcome unknown).
+	 * `build` is called per attempt so attachment streams are fresh; it must set `messageId`.
+	 */
+	async deliver(build: () => Promise<MailOptions>): Promise<Delivery> {
+		const policy = this.options.retry ?? SMTP_RETRY;
+		const clock = this.options.clock ?? realClock;
+		for (let attempt = 1; ; attempt++) {
+			const mail = await build();
+			const id = typeof mail.messageId === 'string' ? mail.messageId : '';
+			this.dataSent.delete(id);
+			await this.pacer.wait();
+			try {
+				const info = await this.withAuthRenewal(async (t) => await t.sendMail(mail));
+				return { info, attempts: attempt };
+			} catch (e) {
+				const failure = this.explain(e).failure;
+				if (id && this.dataSent.has(id) && !hasServerReply(e))
+					throw new MailError(outcomeUnknownFailure(failure));
+				if (!failure.retryable || attempt > policy.attempts) throw new MailError(failure);
+				await clock.sleep(backoffMs(attempt, policy));
+			} finally {
+				this.dataSent.delete(id);
+			}
+		}
 	}
 
 	/** Maps a nodemailer error to the catalogue, masking secrets. */

@@ -1,0 +1,100 @@
+/**
+ * Pure: input items -> a report as an HTML table, a plain-text table and a CSV file. Columns can be
+ * picked, ordered and titled; values are escaped for their format; nested values stay readable.
+ */
+
+export interface ReportColumn {
+	/** Field path in the item's JSON, dots for nesting (`customer.name`). */
+	field: string;
+	/** Column heading; the field path when empty. */
+	title?: string;
+}
+
+export interface Report {
+	columns: Array<{ field: string; title: string }>;
+	html: string;
+	text: string;
+	csv: string;
+}
+
+/** Where the HTML table goes when the body contains it; otherwise it is appended. */
+export const REPORT_PLACEHOLDER = '[[report]]';
+
+type Row = Record<string, unknown>;
+
+export function escapeHtml(s: string): string {
+	return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+export function valueAt(row: Row, path: string): unknown {
+	if (path in row) return row[path];
+	let current: unknown = row;
+	for (const key of path.split('.')) {
+		if (current === null || typeof current !== 'object') return undefined;
+		current = (current as Record<string, unknown>)[key];
+	}
+	return current;
+}
+
+/** A cell's text: scalars as they are, dates as ISO, lists joined, objects as `key: value` pairs. */
+export function cellText(value: unknown, depth = 0): string {
+	if (value === null || value === undefined) return '';
+	if (value instanceof Date) return Number.isNaN(value.getTime()) ? '' : value.toISOString();
+	if (typeof value === 'string') return value;
+	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+	if (depth >= 3) return JSON.stringify(value) ?? '';
+	if (Array.isArray(value)) {
+		const nested = value.some((v) => v !== null && typeof v === 'object');
+		return value.map((v) => (nested && typeof v === 'object' && v !== null ? `{${cellText(v, depth + 1)}}` : cellText(v, depth + 1))).join(nested ? '; ' : ', ');
+	}
+	if (typeof value === 'object')
+		return Object.entries(value as Row)
+			.map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' && !(v instanceof Date) ? `{${cellText(v, depth + 1)}}` : cellText(v, depth + 1)}`)
+			.join(', ');
+	return String(value);
+}
+
+/** The columns to show: the chosen ones, or every top-level field in first-seen order. */
+export function reportColumns(rows: Row[], chosen: ReportColumn[] = []): Array<{ field: string; title: string }> {
+	const picked = chosen.filter((c) => c.field.trim() !== '');
+	if (picked.length) return picked.map((c) => ({ field: c.field.trim(), title: c.title?.trim() || c.field.trim() }));
+	const seen = new Set<string>();
+	for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
+	return [...seen].map((field) => ({ field, title: field }));
+}
+
+/** RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with `'`. */
+export function csvCell(text: string): string {
+	const safe = /^[=+\-@\t\r]/.test(text) && !/^[+-]?\d+(\.\d+)?$/.test(text) ? `'${text}` : text;
+	return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function renderReport(rows: Row[], options: { columns?: ReportColumn[]; title?: string } = {}): Report {
+	const columns = reportColumns(rows, options.columns);
+	const cells = rows.map((row) => columns.map((c) => cellText(valueAt(row, c.field))));
+
+	const th = 'style="border:1px solid #d0d7de;padding:4px 8px;background:#f6f8fa;text-align:left"';
+	const td = 'style="border:1px solid #d0d7de;padding:4px 8px;vertical-align:top"';
+	const caption = options.title ? `<caption style="text-align:left;font-weight:bold;padding:4px 0">${escapeHtml(options.title)}</caption>` : '';
+	const head = columns.map((c) => `<th ${th}>${escapeHtml(c.title)}</th>`).join('');
+	const body = cells.map((r) => `<tr>${r.map((v) => `<td ${td}>${escapeHtml(v).replace(/\r?\n/g, '<br>')}</td>`).join('')}</tr>`).join('\n');
+	const html = `<table class="m365-report" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">${caption}\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
+
+	const flat = (v: string) => v.replace(/\s*\r?\n\s*/g, ' ');
+	const widths = columns.map((c, i) => Math.min(40, Math.max(c.title.length, ...cells.map((r) => flat(r[i]).length))));
+	const line = (values: string[]) => values.map((v, i) => flat(v).padEnd(widths[i])).join(' | ').trimEnd();
+	const text = [options.title ?? '', line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(line)]
+		.filter((l, i) => i > 0 || l !== '')
+		.join('\n');
+
+	const csv = [columns.map((c) => csvCell(c.title)), ...cells.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\r\n') + '\r\n';
+	return { columns, html, text, csv };
+}
+
+/** Puts the report where the body has the placeholder, or after the body. */
+export function placeReport(body: string, report: string): string {
+	if (body.includes(REPORT_PLACEHOLDER)) return body.split(REPORT_PLACEHOLDER).join(report);
+	const close = body.search(/<\/body>/i);
+	if (close >= 0) return `${body.slice(0, close)}${report}${body.slice(close)}`;
+	return body ? `${body}\n${report}` : report;
+}
