@@ -10,7 +10,7 @@ const SHAPES: RegExp[] = [
 	// JWTs (Entra access and id tokens)
 	/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g,
 	// Bearer tokens in headers or SASL strings
-	/(Bearer\s+)[^\s\x01"',;]+/gi,
+	/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi,
 	// OAuth parameters in form bodies, URLs or JSON
 	/((?:access_token|refresh_token|client_secret|id_token)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
 	// XOAUTH2 / OAUTHBEARER initial responses (base64 of "user=...\x01auth=Bearer ...")

@@ -115,3 +115,15 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 		isMicrosoftSmtp: isMicrosoftHost(smtpHost),
 	};
 }
+
+/** Like readMailboxSettings, but hands back the field error instead of throwing it. */
+export function checkMailboxSettings(
+	data: Record<string, unknown>,
+): { settings: MailboxSettings; error?: undefined } | { settings?: undefined; error: SettingsError } {
+	try {
+		return { settings: readMailboxSettings(data) };
+	} catch (e) {
+		if (e instanceof SettingsError) return { error: e };
+		return { error: new SettingsError('Credential', String(e), 'Check the credential fields.') };
+	}
+}

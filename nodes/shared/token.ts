@@ -9,7 +9,7 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { CREDENTIAL_TYPE, TOKEN_REFRESH_MARGIN_MS } from './constants';
 import { MailError, TOKEN_FAILURES, describeTokenError, type MailFailure } from './errors';
 import { redact, secretsOf } from './secrets';
-import { SettingsError, readMailboxSettings, type MailboxSettings } from './settings';
+import { checkMailboxSettings, type MailboxSettings } from './settings';
 
 /** Token endpoints that hang must not hang the workflow (n8n's own client waits 5 minutes). */
 export const TOKEN_TIMEOUT_MS = 30_000;
@@ -75,14 +75,17 @@ export class TokenSession {
 	/** Reads the credential and makes sure a fresh access token is at hand. */
 	static async open(ctx: IExecuteFunctions): Promise<TokenSession> {
 		const credentials = await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE);
-		let settings: MailboxSettings;
-		try {
-			settings = readMailboxSettings(credentials);
-		} catch (e) {
-			if (e instanceof SettingsError)
-				throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${e.message}`, hint: e.hint, retryable: false });
-			throw e;
-		}
+		if (typeof ctx.helpers.refreshOAuth2Token !== 'function')
+			throw new MailError({
+				source: 'input',
+				code: 'N8N_TOO_OLD',
+				message: 'This n8n version cannot refresh OAuth2 tokens for mail nodes.',
+				hint: 'Update n8n to version 2.0 or newer (n8n-nodes-m365-mail needs n8n-workflow 2.0+).',
+				retryable: false,
+			});
+		const { settings, error } = checkMailboxSettings(credentials);
+		if (error)
+			throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${error.message}`, hint: error.hint, retryable: false });
 		const session = new TokenSession(ctx, credentials, settings);
 		const data = session.tokenData;
 		if (settings.grantType === 'authorizationCode' && !data.access_token && !data.refresh_token)
@@ -128,21 +131,23 @@ export class TokenSession {
 	private async refresh(): Promise<void> {
 		const before = this.secrets();
 		this.refreshes++;
-		try {
-			const fresh = await withTimeout(
-				this.ctx.helpers.refreshOAuth2Token.call(this.ctx, CREDENTIAL_TYPE),
-				TOKEN_TIMEOUT_MS,
-			);
-			this.tokenData = { ...this.tokenData, ...tokenDataOf(fresh) };
-		} catch (e) {
-			if (e instanceof MailError) throw e;
-			const failure = await this.explain(e);
+		const outcome = await withTimeout(
+			this.ctx.helpers.refreshOAuth2Token.call(this.ctx, CREDENTIAL_TYPE),
+			TOKEN_TIMEOUT_MS,
+		).then(
+			(fresh: unknown) => ({ fresh, failed: false as const }),
+			(error: unknown) => ({ error, failed: true as const }),
+		);
+		if (outcome.failed) {
+			if (outcome.error instanceof MailError) throw outcome.error;
+			const failure = await this.explain(outcome.error);
 			throw new MailError({
 				...failure,
 				message: redact(failure.message, before),
 				serverResponse: failure.serverResponse && redact(failure.serverResponse, before),
 			});
 		}
+		this.tokenData = { ...this.tokenData, ...tokenDataOf(outcome.fresh) };
 		if (!this.tokenData.access_token)
 			throw new MailError({ source: 'token', retryable: true, ...TOKEN_FAILURES.unavailable });
 	}
