@@ -9,6 +9,13 @@ module.exports = {
 	projects: [
 		{ ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/stack/**/*.test.ts'] },
 		{ ...common, displayName: 'engine', testMatch: ['<rootDir>/test/engine/**/*.test.ts'] },
-		{ ...common, displayName: 'interop', testMatch: ['<rootDir>/test/interop/**/*.test.ts'] },
+		{
+			...common,
+			displayName: 'interop',
+			testMatch: ['<rootDir>/test/interop/**/*.test.ts'],
+			// Starts the real mail stack (identity provider, Postfix, Dovecot) once for all files.
+			globalSetup: '<rootDir>/test/stack/jest-global-setup.ts',
+			globalTeardown: '<rootDir>/test/stack/jest-global-teardown.ts',
+		},
 	],
 };
