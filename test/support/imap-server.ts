@@ -1,0 +1,276 @@
+/**
+ * In-process IMAP server for engine tests: hoodiecrow-imap over implicit TLS (a generated
+ * self-signed certificate, trusted by tests through the credential's Trusted CA field), with
+ * AUTHENTICATE XOAUTH2 (and optionally OAUTHBEARER) checked against the test IdP, like Exchange
+ * Online checks a bearer token. Modes reproduce what a user meets in production:
+ * - `normal`: a working mailbox (INBOX, Sent Items, Deleted Items, QUOTA);
+ * - `notConnected`: the token is accepted, then every command gets Microsoft's
+ *   "User is authenticated but not connected." (mailbox permission or identity missing);
+ * - `stall`: accepts TCP connections and never says anything (no TLS handshake, no greeting);
+ * - `down`: nothing listens on the port (connection refused).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+
+import hoodiecrow, { type CommandHandler, type HoodiecrowConnection, type HoodiecrowServer, type ParsedCommand } from 'hoodiecrow-imap';
+
+import type { Idp } from '../stack/idp';
+import { testCertificate } from './tls-certificate';
+
+export type ImapMode = 'normal' | 'notConnected' | 'stall' | 'down';
+export type OAuthMechanism = 'XOAUTH2' | 'OAUTHBEARER';
+
+export interface ImapServerOptions {
+	idp: Idp;
+	/** The mailbox this server holds; a token must have been issued for it. */
+	mailbox: string;
+	mode?: ImapMode;
+	/** SASL mechanisms to advertise. Default `['XOAUTH2']`, as Exchange Online does. */
+	mechanisms?: OAuthMechanism[];
+	/** Advertise QUOTA and answer GETQUOTAROOT (default true). */
+	quota?: boolean;
+}
+
+export interface LoginAttempt {
+	mechanism: OAuthMechanism;
+	user: string;
+	ok: boolean;
+	reason?: string;
+}
+
+export interface StoredMessage {
+	uid: number;
+	flags: string[];
+	messageId?: string;
+	raw: string;
+}
+
+export interface ImapServer {
+	host: string;
+	port: number;
+	/** PEM to put in the credential's Trusted CA Certificate field. */
+	ca: string;
+	mode: ImapMode;
+	/** Every AUTHENTICATE the server answered, in order (never the token). */
+	logins: LoginAttempt[];
+	/** Switches between `normal` and `notConnected` while running. */
+	setMode(mode: 'normal' | 'notConnected'): void;
+	/** Puts a message into a folder (INBOX by default), as delivery would. */
+	deliver(raw: string, options?: { folder?: string; flags?: string[] }): StoredMessage;
+	/** The messages of a folder, without those flagged \Deleted and expunged. */
+	messages(folder?: string): StoredMessage[];
+	stop(): Promise<void>;
+}
+
+const NOT_CONNECTED = 'User is authenticated but not connected.';
+const HOST = '127.0.0.1';
+
+function messageIdOf(raw: string): string | undefined {
+	const header = raw.split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
+	return /^Message-ID:\s*(<[^>]+>)/im.exec(header)?.[1];
+}
+
+function reply(connection: HoodiecrowConnection, parsed: ParsedCommand, command: 'OK' | 'NO' | 'BAD', text: string): void {
+	connection.send({ tag: parsed.tag, command, attributes: [{ type: 'TEXT', value: text }] }, `AUTHENTICATE ${command}`, parsed);
+}
+
+/** Splits a SASL initial response into user and bearer token, per mechanism. */
+function parseInitialResponse(mechanism: OAuthMechanism, encoded: string): { user: string; token: string } | undefined {
+	const text = Buffer.from(encoded, 'base64').toString('utf8');
+	if (mechanism === 'XOAUTH2') {
+		const m = /^user=([^\x01]+)\x01auth=Bearer ([^\x01]+)\x01\x01$/.exec(text);
+		return m ? { user: m[1], token: m[2] } : undefined;
+	}
+	// RFC 7628: gs2-header "n,a=<user>," then \x01-separated key=value pairs, ending \x01\x01.
+	const m = /^n,a=([^,]*),\x01(.*)\x01\x01$/s.exec(text);
+	if (!m) return undefined;
+	const fields = new Map(m[2].split('\x01').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+	const token = /^Bearer (.+)$/.exec(fields.get('auth') ?? '')?.[1];
+	const user = m[1].replace(/=2C/g, ',').replace(/=3D/g, '=');
+	return token && user ? { user, token } : undefined;
+}
+
+function oauthPlugin(options: ImapServerOptions, logins: LoginAttempt[], modeOf: () => ImapMode) {
+	return (server: HoodiecrowServer): void => {
+		for (const mechanism of options.mechanisms ?? ['XOAUTH2']) {
+			server.registerCapability(`AUTH=${mechanism}`, (c) => c.state === 'Not Authenticated');
+			const handler: CommandHandler = (connection, parsed, _data, callback) => {
+				const arg = parsed.attributes?.[0]?.value;
+				const login = arg ? parseInitialResponse(mechanism, arg) : undefined;
+				if (connection.state !== 'Not Authenticated') {
+					reply(connection, parsed, 'BAD', 'Command received in Invalid state.');
+					return callback();
+				}
+				if (!login) {
+					logins.push({ mechanism, user: '', ok: false, reason: 'malformed initial response' });
+					reply(connection, parsed, 'BAD', 'Command Argument Error. 12');
+					return callback();
+				}
+				const check = options.idp.verify(login.token, login.user);
+				const wrongMailbox = login.user.toLowerCase() !== options.mailbox.toLowerCase();
+				if (!check.ok || wrongMailbox) {
+					const reason = check.ok ? `no mailbox ${login.user} on this server` : check.reason;
+					logins.push({ mechanism, user: login.user, ok: false, reason });
+					// Exchange Online answers a refused token with a plain tagged NO.
+					reply(connection, parsed, 'NO', 'AUTHENTICATE failed.');
+					return callback();
+				}
+				logins.push({ mechanism, user: login.user, ok: true });
+				connection.state = 'Authenticated';
+				connection.fixtureUser = modeOf() === 'notConnected' ? NOT_CONNECTED : login.user;
+				reply(connection, parsed, 'OK', 'AUTHENTICATE completed.');
+				return callback();
+			};
+			server.setCommandHandler(`AUTHENTICATE ${mechanism}`, handler);
+		}
+	};
+}
+
+/** QUOTA (RFC 2087) for INBOX: 1 MiB used of 50 GiB, in KiB units. */
+function quotaPlugin(server: HoodiecrowServer): void {
+	server.registerCapability('QUOTA', (c) => c.state !== 'Not Authenticated');
+	server.setCommandHandler('GETQUOTAROOT', (connection, parsed, _data, callback) => {
+		const path = parsed.attributes?.[0]?.value ?? 'INBOX';
+		connection.send({ tag: '*', command: 'QUOTAROOT', attributes: [{ type: 'STRING', value: path }, { type: 'STRING', value: '' }] }, 'QUOTAROOT', parsed);
+		connection.send({ tag: '*', command: 'QUOTA', attributes: [{ type: 'STRING', value: '' }, [{ type: 'ATOM', value: 'STORAGE' }, { type: 'ATOM', value: '1024' }, { type: 'ATOM', value: '52428800' }]] }, 'QUOTA', parsed);
+		connection.send({ tag: parsed.tag, command: 'OK', attributes: [{ type: 'TEXT', value: 'GETQUOTAROOT completed.' }] }, 'GETQUOTAROOT', parsed);
+		callback();
+	});
+}
+
+/** After a "not connected" login, every command but LOGOUT gets Microsoft's BAD answer. */
+function notConnectedGate(server: HoodiecrowServer): void {
+	const original = server.getCommandHandler.bind(server);
+	server.getCommandHandler = (command: string) => {
+		const handler = original(command);
+		if (!handler || command.toUpperCase() === 'LOGOUT') return handler;
+		const gated: CommandHandler = (connection, parsed, data, callback) => {
+			if (connection.fixtureUser !== NOT_CONNECTED) return handler(connection, parsed, data, callback);
+			connection.send({ tag: parsed.tag, command: 'BAD', attributes: [{ type: 'TEXT', value: NOT_CONNECTED }] }, 'NOT CONNECTED', parsed);
+			callback();
+		};
+		return gated;
+	};
+}
+
+async function listen(server: Server): Promise<number> {
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, HOST, () => resolve());
+	});
+	const address = server.address();
+	if (!address || typeof address === 'string') throw new Error('IMAP fixture did not bind a TCP port');
+	return address.port;
+}
+
+async function close(server: Server): Promise<void> {
+	await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A port nothing listens on: bound once, then released. */
+async function closedPort(): Promise<number> {
+	const probe = createServer();
+	const port = await listen(probe);
+	await close(probe);
+	return port;
+}
+
+/** Accepts connections and never answers: not the TLS handshake, not the greeting. */
+async function stallingServer(): Promise<{ port: number; stop(): Promise<void> }> {
+	const sockets = new Set<Socket>();
+	const server = createServer((socket) => {
+		sockets.add(socket);
+		socket.on('error', () => undefined);
+		socket.on('close', () => sockets.delete(socket));
+	});
+	const port = await listen(server);
+	return {
+		port,
+		stop: async () => {
+			for (const s of sockets) s.destroy();
+			await close(server);
+		},
+	};
+}
+
+export async function startImapServer(options: ImapServerOptions): Promise<ImapServer> {
+	const cert = testCertificate();
+	const mode = options.mode ?? 'normal';
+	const logins: LoginAttempt[] = [];
+	const base = { host: HOST, ca: cert.cert, logins };
+	const unsupported = (): never => {
+		throw new Error(`IMAP fixture in "${mode}" mode holds no mailbox`);
+	};
+	if (mode === 'down' || mode === 'stall') {
+		const stall = mode === 'stall' ? await stallingServer() : undefined;
+		return {
+			...base,
+			port: stall?.port ?? (await closedPort()),
+			mode,
+			setMode: unsupported,
+			deliver: unsupported,
+			messages: unsupported,
+			stop: async () => await stall?.stop(),
+		};
+	}
+
+	let current: ImapMode = mode;
+	const storage = {
+		INBOX: { messages: [] },
+		'': {
+			separator: '/',
+			folders: {
+				Drafts: { 'special-use': '\\Drafts', messages: [] },
+				'Sent Items': { 'special-use': '\\Sent', messages: [] },
+				'Deleted Items': { 'special-use': '\\Trash', messages: [] },
+				'Junk Email': { 'special-use': '\\Junk', messages: [] },
+			},
+		},
+	};
+	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
+		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus',
+		oauthPlugin(options, logins, () => current),
+		notConnectedGate,
+	];
+	if (options.quota !== false) plugins.push(quotaPlugin);
+	const imap = hoodiecrow({ secureConnection: true, credentials: { key: cert.key, cert: cert.cert }, plugins, storage });
+	// A client that disappears mid-session must not crash the test process.
+	imap.server.on('tlsClientError', () => undefined);
+	const sockets = new Set<Socket>();
+	imap.server.on('connection', (socket: Socket) => {
+		sockets.add(socket);
+		socket.on('close', () => sockets.delete(socket));
+	});
+	const port = await listen(imap.server);
+
+	const mailboxOf = (folder: string) => {
+		const box = imap.getMailbox(folder);
+		if (!box) throw new Error(`IMAP fixture has no folder "${folder}"`);
+		return box;
+	};
+	const stored = (m: { uid: number; flags: string[]; raw: string }): StoredMessage => ({
+		uid: m.uid,
+		flags: [...m.flags],
+		messageId: messageIdOf(m.raw),
+		raw: m.raw,
+	});
+
+	return {
+		...base,
+		port,
+		get mode() {
+			return current;
+		},
+		setMode: (next) => {
+			current = next;
+		},
+		deliver: (raw, { folder = 'INBOX', flags = [] } = {}) => {
+			mailboxOf(folder);
+			return stored(imap.appendMessage(folder, flags, undefined, raw).message);
+		},
+		messages: (folder = 'INBOX') => mailboxOf(folder).messages.map(stored),
+		stop: async () => {
+			for (const s of sockets) s.destroy();
+			await close(imap.server);
+		},
+	};
+}
