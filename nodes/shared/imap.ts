@@ -3,6 +3,8 @@
  * prefers it) from the execution's TokenSession; retries once with a refreshed token when the
  * server rejects it. The caller closes the client in `finally`.
  */
+import { isIP } from 'node:net';
+
 import { ImapFlow } from 'imapflow';
 
 import { DEFAULT_TIMEOUTS } from './constants';
@@ -15,9 +17,13 @@ export interface ImapOptions {
 	socketTimeoutMs?: number;
 }
 
+/** Socket errors come from Node's own realm, so `instanceof Error` is not a reliable test. */
+function isImapErrorLike(e: unknown): e is ImapErrorLike {
+	return typeof e === 'object' && e !== null && typeof Reflect.get(e, 'message') === 'string';
+}
+
 function asImapError(e: unknown): ImapErrorLike {
-	if (e instanceof Error) return e as Error & ImapErrorLike;
-	return { message: String(e) };
+	return isImapErrorLike(e) ? e : { message: String(e) };
 }
 
 function isAuthRejection(e: unknown): boolean {
@@ -35,7 +41,7 @@ export async function connectImap(session: TokenSession, options: ImapOptions = 
 			port: imap.port,
 			secure: true,
 			auth: { user: session.user, accessToken },
-			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: imap.host },
+			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: isIP(imap.host) ? undefined : imap.host },
 			logger: false,
 			connectionTimeout: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
 			greetingTimeout: options.greetingTimeoutMs ?? DEFAULT_TIMEOUTS.greetingMs,
@@ -74,4 +80,92 @@ export function explainImapError(session: TokenSession, e: unknown): MailError {
 		message: session.redact(failure.message),
 		serverResponse: failure.serverResponse && session.redact(failure.serverResponse),
 	});
+}
+
+/* ------------------------------------------------------------------ mailbox checks (Verify Mailbox) */
+
+export interface MailboxOverview {
+	/** SASL mechanism the login used. */
+	mechanism: 'XOAUTH2' | 'OAUTHBEARER' | undefined;
+	folders: Array<{ path: string; specialUse?: string }>;
+	inbox: { messages: number; unseen: number };
+	/** Present when the server offers QUOTA. */
+	quota?: { usedBytes?: number; limitBytes?: number; percent?: string };
+}
+
+function mechanismOf(client: ImapFlow): MailboxOverview['mechanism'] {
+	// imapflow records the mechanism it authenticated with; it is not part of its typings.
+	const recorded: unknown = Reflect.get(client, 'authCapabilities');
+	if (!(recorded instanceof Map)) return undefined;
+	if (recorded.has('AUTH=OAUTHBEARER')) return 'OAUTHBEARER';
+	if (recorded.has('AUTH=XOAUTH2') || recorded.has('AUTH=XOAUTH')) return 'XOAUTH2';
+	return undefined;
+}
+
+/** Lists the folders, counts INBOX messages and reads the quota where offered. Read-only. */
+export async function inspectMailbox(client: ImapFlow): Promise<MailboxOverview> {
+	const mechanism = mechanismOf(client);
+	const folders = (await client.list()).map((f) => ({ path: f.path, ...(f.specialUse ? { specialUse: f.specialUse } : {}) }));
+	const status = await client.status('INBOX', { messages: true, unseen: true });
+	const overview: MailboxOverview = {
+		mechanism,
+		folders,
+		inbox: { messages: (status && status.messages) || 0, unseen: (status && status.unseen) || 0 },
+	};
+	const quota = await client.getQuota('INBOX');
+	if (quota && quota.storage) {
+		// imapflow already turns RFC 2087's KiB into bytes.
+		const { usage, limit, status: percent } = quota.storage;
+		overview.quota = {
+			...(usage !== undefined ? { usedBytes: usage } : {}),
+			...(limit !== undefined ? { limitBytes: limit } : {}),
+			...(percent ? { percent } : {}),
+		};
+	}
+	return overview;
+}
+
+/** The folder a server marks with a special use such as `\Sent`, if any. */
+export async function specialFolder(client: ImapFlow, use: '\\Sent' | '\\Trash' | '\\Junk'): Promise<string | undefined> {
+	return (await client.list()).find((f) => f.specialUse === use)?.path;
+}
+
+/** UIDs of the messages in `folder` whose Message-ID header is `messageId`. */
+export async function findByMessageId(client: ImapFlow, folder: string, messageId: string): Promise<number[]> {
+	const lock = await client.getMailboxLock(folder);
+	try {
+		const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
+		return Array.isArray(found) ? found : [];
+	} finally {
+		lock.release();
+	}
+}
+
+/** Deletes messages for good (flag \Deleted, then expunge). */
+export async function deleteMessages(client: ImapFlow, folder: string, uids: number[]): Promise<void> {
+	if (!uids.length) return;
+	const lock = await client.getMailboxLock(folder);
+	try {
+		await client.messageDelete(uids.join(','), { uid: true });
+	} finally {
+		lock.release();
+	}
+}
+
+/** Logs out politely when the server answers, and always frees the socket. */
+export async function disconnectImap(client: ImapFlow, waitMs = 2000): Promise<void> {
+	let timer: NodeJS.Timeout | undefined;
+	try {
+		await Promise.race([
+			client.logout(),
+			new Promise<void>((resolve) => {
+				timer = setTimeout(resolve, waitMs);
+			}),
+		]);
+	} catch {
+		// The connection is going away either way.
+	} finally {
+		clearTimeout(timer);
+		client.close();
+	}
 }
