@@ -1,25 +1,67 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-// Skeleton: replaced by the full node (work in progress in this session).
+import { CREDENTIAL_TYPE } from '../shared/constants';
+import { MailError } from '../shared/errors';
+import { toNodeError } from '../shared/node-errors';
+import { redact, secretsOf } from '../shared/secrets';
+import { verifyMailbox, type OptionalCheck } from './checks';
+import { verifyMailboxProperties } from './description';
+import type { Verification } from './outcome';
+
+function optionsOf(ctx: IExecuteFunctions, i: number) {
+	const checks = ctx.getNodeParameter('checks', i, ['smtp', 'imap']) as OptionalCheck[];
+	const options = ctx.getNodeParameter('options', i, {}) as IDataObject;
+	const seconds = (key: string, fallback: number) => {
+		const n = Number(options[key] ?? fallback);
+		return Number.isFinite(n) && n > 0 ? n * 1000 : fallback * 1000;
+	};
+	return {
+		verify: { checks, timeoutMs: seconds('checkTimeout', 20), roundTripTimeoutMs: seconds('roundTripTimeout', 60) },
+		failWhenNotVerified: options.failWhenNotVerified === true,
+	};
+}
+
 export class VerifyMailbox implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'VerifyMailbox',
+		displayName: 'Verify Mailbox (Microsoft 365)',
 		name: 'verifyMailbox',
 		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
-		group: ['output'],
+		group: ['input'],
 		version: 1,
-		subtitle: '',
-		description: '',
-		defaults: { name: 'VerifyMailbox' },
+		subtitle: '={{ "Checks: token, " + ($parameter["checks"] || []).join(", ") }}',
+		description: 'Checks that a Microsoft 365 mailbox works with OAuth 2.0 over SMTP and IMAP: Verified or Not Verified, with the reason and the fix',
+		defaults: { name: 'Verify Mailbox' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		usableAsTool: true,
-		credentials: [{ name: 'microsoftMailOAuth2Api', required: true }],
-		properties: [],
+		credentials: [{ name: CREDENTIAL_TYPE, required: true }],
+		properties: verifyMailboxProperties,
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return [this.getInputData()];
+		const items = this.getInputData();
+		const out: INodeExecutionData[] = [];
+		const credentialSecrets = secretsOf(await this.getCredentials<IDataObject>(CREDENTIAL_TYPE));
+		for (let i = 0; i < items.length; i++) {
+			const { verify, failWhenNotVerified } = optionsOf(this, i);
+			const result: Verification = await verifyMailbox(this, verify);
+			// Messages are masked where they are made; this pass also catches a token refreshed mid-run.
+			const secrets = [...credentialSecrets, ...secretsOf(await this.getCredentials<IDataObject>(CREDENTIAL_TYPE))];
+			const json = JSON.parse(redact(JSON.stringify(result), secrets)) as IDataObject;
+			if (result.status === 'Not Verified' && failWhenNotVerified && !this.continueOnFail()) {
+				const failure = new MailError({
+					// Who is at fault picks the error class: a credential field, or a server that said no.
+					source: /^INVALID_/.test(String(json.code)) ? 'input' : result.failedCheck === 'smtp' ? 'smtp' : result.failedCheck === 'token' ? 'token' : 'imap',
+					code: String(json.code),
+					message: `Not Verified: the ${String(json.failedCheck)} check failed. ${String(json.reason)}`,
+					hint: String(json.hint),
+					retryable: false,
+				});
+				throw toNodeError(this.getNode(), failure, i, secrets);
+			}
+			out.push({ json, pairedItem: { item: i } });
+		}
+		return [out];
 	}
 }
