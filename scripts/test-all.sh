@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test tier, in order, from an installed checkout (npm ci done). Installs and starts the
+# servers each tier needs (Debian packages need root). Any failure stops the run with a non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n===== %s =====\n' "$*"; }
+
+step "build, lint, types, package contents"
+npm run build
+npx n8n-node lint
+npm run typecheck
+bash scripts/check-pack.sh
+
+step "unit + engine (npm test)"
+npm test
+
+step "interop: real Postfix + Dovecot (npm run test:interop)"
+bash test/stack/mailstack.sh install
+npm run test:interop
+
+step "all tiers passed"
