@@ -15,15 +15,23 @@ export interface AttachmentRequest {
 	inline?: boolean;
 }
 
+function missing(field: string, item: INodeExecutionData, index: number, name: string): MailError {
+	const available = Object.keys(item.binary ?? {});
+	return new MailError(
+		inputFailure(
+			field,
+			`item ${index + 1} has no binary property "${name}".`,
+			available.length
+				? `Use one of its binary properties: ${available.join(', ')} (or * for all).`
+				: 'This item carries no files; add a node that reads or downloads the file before this one, or clear the field.',
+		),
+	);
+}
+
 export function parseNameList(value: unknown): string[] {
 	return typeof value === 'string'
 		? value.split(',').map((s) => s.trim()).filter(Boolean)
 		: [];
-}
-
-function selectedNames(item: INodeExecutionData, names: string[]): string[] {
-	if (names.includes('*')) return Object.keys(item.binary ?? {});
-	return names;
 }
 
 async function toAttachment(
@@ -44,7 +52,10 @@ async function toAttachment(
 	return { origin, fileName, contentType, size: content.length, content, cid: inline ? name : undefined };
 }
 
-/** The attachments of the given items; a missing property is an input error naming it. */
+/**
+ * The attachments of the given items. For one item a missing property is an input error naming
+ * it; across several items (a report) items without it are skipped, unless none has it.
+ */
 export async function loadAttachments(
 	ctx: IExecuteFunctions,
 	items: INodeExecutionData[],
@@ -53,24 +64,22 @@ export async function loadAttachments(
 ): Promise<AttachmentInput[]> {
 	const out: AttachmentInput[] = [];
 	const field = request.inline ? 'Inline Images' : 'Attachments';
-	for (const index of itemIndexes) {
-		const item = items[index];
-		for (const name of selectedNames(item, request.names)) {
-			const binary = item.binary?.[name];
-			if (!binary) {
-				const available = Object.keys(item.binary ?? {});
-				throw new MailError(
-					inputFailure(
-						field,
-						`item ${index + 1} has no binary property "${name}".`,
-						available.length
-							? `Use one of its binary properties: ${available.join(', ')} (or * for all).`
-							: 'This item carries no files; add a node that reads or downloads the file before this one, or clear the field.',
-					),
-				);
+	const several = itemIndexes.length > 1;
+	for (const name of request.names) {
+		let found = false;
+		for (const index of itemIndexes) {
+			const item = items[index];
+			for (const key of name === '*' ? Object.keys(item.binary ?? {}) : [name]) {
+				const binary = item.binary?.[key];
+				if (!binary) {
+					if (!several) throw missing(field, item, index, key);
+					continue;
+				}
+				found = true;
+				out.push(await toAttachment(ctx, binary, `binary property "${key}" of item ${index + 1}`, key, request.inline === true));
 			}
-			out.push(await toAttachment(ctx, binary, `binary property "${name}" of item ${index + 1}`, name, request.inline === true));
 		}
+		if (several && !found && name !== '*') throw missing(field, items[itemIndexes[0]], itemIndexes[0], name);
 	}
 	return out;
 }

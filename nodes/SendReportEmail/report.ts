@@ -43,15 +43,19 @@ export function cellText(value: unknown, depth = 0): string {
 	if (typeof value === 'string') return value;
 	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
 	if (depth >= 3) return JSON.stringify(value) ?? '';
-	if (Array.isArray(value)) {
-		const nested = value.some((v) => v !== null && typeof v === 'object');
-		return value.map((v) => (nested && typeof v === 'object' && v !== null ? `{${cellText(v, depth + 1)}}` : cellText(v, depth + 1))).join(nested ? '; ' : ', ');
-	}
+	if (Array.isArray(value)) return value.map((v) => nested(v, depth)).join(', ');
 	if (typeof value === 'object')
 		return Object.entries(value as Row)
-			.map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' && !(v instanceof Date) ? `{${cellText(v, depth + 1)}}` : cellText(v, depth + 1)}`)
+			.map(([k, v]) => `${k}: ${nested(v, depth)}`)
 			.join(', ');
 	return String(value);
+}
+
+/** Values inside a list or object keep their brackets so the structure stays readable. */
+function nested(v: unknown, depth: number): string {
+	if (Array.isArray(v)) return `[${cellText(v, depth + 1)}]`;
+	if (v !== null && typeof v === 'object' && !(v instanceof Date)) return `{${cellText(v, depth + 1)}}`;
+	return cellText(v, depth + 1);
 }
 
 /** The columns to show: the chosen ones, or every top-level field in first-seen order. */

@@ -83,7 +83,9 @@ export async function composeMessage(mail: MailOptions): Promise<Buffer> {
 
 function isAuthRejection(e: unknown): boolean {
 	if (!isSmtpErrorLike(e)) return false;
-	const { code, responseCode } = e as { code?: string; responseCode?: number };
+	const { code, responseCode, response } = e as { code?: string; responseCode?: number; response?: string };
+	// 5.7.139 (SMTP AUTH disabled) is a mailbox setting: a new token cannot fix it.
+	if (typeof response === 'string' && /\b5\.7\.139\b/.test(response)) return false;
 	return code === 'EAUTH' && (responseCode === 535 || responseCode === 534 || responseCode === undefined);
 }
 
