@@ -1,6 +1,8 @@
 // A small typed REST client for a real n8n 2.41 started by test/n8n/n8n.sh: owner login, credentials,
 // the OAuth2 "Connect my account" flow without a browser, node types, workflows run by webhook,
 // executions. Endpoints and payloads as n8n 2.41.1 serves them (see test/n8n/README.md).
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { parseFlatted } from './flatted';
 
 /** Defaults shared with test/n8n/n8n.sh (override with the same N8N_E2E_* variables). */
@@ -141,6 +143,43 @@ function unwrap(body: unknown): unknown {
 	return isRecord(body) && 'data' in body ? body.data : body;
 }
 
+interface HttpAnswer {
+	status: number;
+	headers: Record<string, string | string[] | undefined>;
+	text: string;
+}
+
+/**
+ * One HTTP exchange on its own connection (no keep-alive pool): fetch's pooled sockets sometimes
+ * met n8n closing an idle keep-alive connection and failed with "other side closed".
+ */
+async function http(
+	method: string,
+	url: string,
+	options: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
+	const target = new URL(url);
+	const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+	const headers: Record<string, string> = { connection: 'close', ...options.headers };
+	if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+	return await new Promise<HttpAnswer>((resolve, reject) => {
+		const req = send(target, { method, headers, agent: false, timeout: options.timeoutMs ?? 60_000 }, (res) => {
+			const chunks: Buffer[] = [];
+			res.on('data', (chunk: Buffer) => chunks.push(chunk));
+			res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+			res.on('error', reject);
+		});
+		req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in ${options.timeoutMs ?? 60_000} ms`)));
+		req.on('error', reject);
+		req.end(options.body);
+	});
+}
+
+function header(answer: HttpAnswer, name: string): string | undefined {
+	const value = answer.headers[name];
+	return Array.isArray(value) ? value[0] : value;
+}
+
 export class N8nClient {
 	private cookie = '';
 
@@ -162,14 +201,13 @@ export class N8nClient {
 
 	/** `POST /rest/login`; keeps the `n8n-auth` cookie for every later call. */
 	async login(): Promise<void> {
-		const res = await fetch(`${this.baseUrl}/rest/login`, {
-			method: 'POST',
+		const res = await http('POST', `${this.baseUrl}/rest/login`, {
 			headers: { 'content-type': 'application/json' },
 			body: JSON.stringify({ emailOrLdapLoginId: this.options.email, password: this.options.password }),
 		});
-		const text = await res.text();
-		if (!res.ok) throw new N8nApiError('POST', '/rest/login', res.status, text);
-		const auth = res.headers.getSetCookie().find((c) => c.startsWith('n8n-auth='));
+		if (res.status !== 200) throw new N8nApiError('POST', '/rest/login', res.status, res.text);
+		const setCookie = res.headers['set-cookie'] ?? [];
+		const auth = (Array.isArray(setCookie) ? setCookie : [setCookie]).find((c) => c.startsWith('n8n-auth='));
 		if (!auth) throw new Error('n8n login answered without an n8n-auth cookie');
 		this.cookie = auth.split(';')[0];
 	}
@@ -177,14 +215,12 @@ export class N8nClient {
 	/** Raw REST call with the session cookie; returns the unwrapped `data`. */
 	async rest(method: string, path: string, body?: unknown): Promise<unknown> {
 		if (!this.cookie) await this.login();
-		const res = await fetch(`${this.baseUrl}${path}`, {
-			method,
+		const res = await http(method, `${this.baseUrl}${path}`, {
 			headers: { cookie: this.cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
 			body: body === undefined ? undefined : JSON.stringify(body),
 		});
-		const text = await res.text();
-		if (!res.ok) throw new N8nApiError(method, path, res.status, text);
-		return unwrap(parseJson(text));
+		if (res.status < 200 || res.status >= 300) throw new N8nApiError(method, path, res.status, res.text);
+		return unwrap(parseJson(res.text));
 	}
 
 	// ------------------------------------------------------------------------------ credentials
@@ -221,20 +257,24 @@ export class N8nClient {
 	async connectOAuth2(credentialId: string): Promise<ConnectResult> {
 		const authorizeUrl = await this.oauth2AuthorizeUrl(credentialId);
 		let url = authorizeUrl;
-		for (let hop = 0; hop < 10 && !url.startsWith(this.baseUrl); hop++) {
-			const res = await fetch(url, { redirect: 'manual' });
-			const location = res.headers.get('location');
+		for (let hop = 0; hop < 10 && !url.startsWith(`${this.baseUrl}/`); hop++) {
+			const res = await http('GET', url);
+			const location = header(res, 'location');
 			if (res.status < 300 || res.status >= 400 || !location) {
-				throw new Error(`OAuth provider did not redirect (${res.status}) at ${url}: ${(await res.text()).slice(0, 300)}`);
+				throw new Error(`OAuth provider did not redirect (${res.status}) at ${url}: ${res.text.slice(0, 300)}`);
 			}
-			await res.arrayBuffer();
 			url = new URL(location, url).toString();
 		}
-		if (!url.startsWith(this.baseUrl)) throw new Error(`OAuth redirects never came back to n8n (last: ${url})`);
+		if (!url.startsWith(`${this.baseUrl}/`)) throw new Error(`OAuth redirects never came back to n8n (last: ${url})`);
 		if (!this.cookie) await this.login();
-		const res = await fetch(url, { headers: { cookie: this.cookie }, redirect: 'manual' });
-		const body = await res.text();
-		return { authorizeUrl, callbackUrl: url, status: res.status, body, ok: res.status === 200 && body.includes('Connection successful') };
+		const res = await http('GET', url, { headers: { cookie: this.cookie } });
+		return {
+			authorizeUrl,
+			callbackUrl: url,
+			status: res.status,
+			body: res.text,
+			ok: res.status === 200 && res.text.includes('Connection successful'),
+		};
 	}
 
 	// ------------------------------------------------------------------------------- node types
@@ -282,27 +322,36 @@ export class N8nClient {
 		await this.rest('POST', `/rest/workflows/${encodeURIComponent(id)}/deactivate`, {});
 	}
 
+	/** Archives (which unpublishes) and then deletes a workflow: n8n 2.x deletes archived workflows only. */
+	async deleteWorkflow(id: string): Promise<void> {
+		await this.rest('POST', `/rest/workflows/${encodeURIComponent(id)}/archive`, {});
+		await this.rest('DELETE', `/rest/workflows/${encodeURIComponent(id)}`);
+	}
+
 	/** Creates and activates in one go. */
 	async deployWorkflow(input: WorkflowInput): Promise<WorkflowSummary> {
 		return await this.activateWorkflow(await this.createWorkflow(input));
 	}
 
-	/** Calls a production webhook (`/webhook/<path>`) of an active workflow. */
+	/**
+	 * Calls a production webhook (`/webhook/<path>`) of an active workflow. Right after activation
+	 * n8n 2.41 may still answer 404 "not registered" for a moment; such answers (which run nothing)
+	 * are retried for up to `waitRegisteredMs`.
+	 */
 	async callWebhook(
 		path: string,
-		options: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+		options: { method?: string; body?: unknown; headers?: Record<string, string>; waitRegisteredMs?: number } = {},
 	): Promise<WebhookResponse> {
-		const method = options.method ?? 'POST';
-		const res = await fetch(`${this.baseUrl}/webhook/${path.replace(/^\//, '')}`, {
-			method,
-			headers: {
-				...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-				...options.headers,
-			},
-			body: options.body === undefined ? undefined : JSON.stringify(options.body),
-		});
-		const text = await res.text();
-		return { status: res.status, text, json: parseJson(text) };
+		const deadline = Date.now() + (options.waitRegisteredMs ?? 15_000);
+		for (;;) {
+			const res = await http(options.method ?? 'POST', `${this.baseUrl}/webhook/${path.replace(/^\//, '')}`, {
+				headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+				body: options.body === undefined ? undefined : JSON.stringify(options.body),
+			});
+			const notRegistered = res.status === 404 && res.text.includes('is not registered');
+			if (!notRegistered || Date.now() > deadline) return { status: res.status, text: res.text, json: parseJson(res.text) };
+			await new Promise((r) => setTimeout(r, 250));
+		}
 	}
 
 	// ------------------------------------------------------------------------------- executions
