@@ -343,8 +343,9 @@ export interface SmtpErrorLike {
 	command?: string;
 }
 
+/** Structural: socket errors can come from another realm (Node core, test sandboxes), where `instanceof Error` fails. */
 export function isSmtpErrorLike(e: unknown): e is SmtpErrorLike {
-	return e instanceof Error;
+	return typeof e === 'object' && e !== null && typeof Reflect.get(e, 'message') === 'string';
 }
 
 const NETWORK_CODES: Record<string, CatalogueEntry> = {
@@ -379,7 +380,8 @@ const NETWORK_CODES: Record<string, CatalogueEntry> = {
 };
 
 export function networkFailure(source: FailureSource, code: string, text: string): MailFailure | undefined {
-	let entry = NETWORK_CODES[code];
+	// nodemailer reports socket faults as ESOCKET, with the system code only in the text.
+	let entry = NETWORK_CODES[code] ?? NETWORK_CODES[/\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|ECONNRESET)\b/.exec(text)?.[1] ?? ''];
 	if (!entry && /certificate|self[- ]signed|altnames|SSL|TLS/i.test(text)) entry = NETWORK_CODES.ETLS;
 	if (!entry && /timed? ?out|timeout/i.test(text)) entry = NETWORK_CODES.ETIMEDOUT;
 	if (!entry && /ECONNRESET|closed unexpectedly|socket hang up|Connection closed/i.test(text))
