@@ -87,3 +87,12 @@ export function secretsIn(store: CredentialStore): string[] {
 	const token = store.tokenData('cred-1');
 	return [String(data.clientSecret), ...Object.entries(token).filter(([k]) => /token/.test(k)).map(([, v]) => String(v))].filter((s) => s.length > 8);
 }
+
+/** Delivers what an SMTP fixture accepted into an IMAP fixture's INBOX, like a mail server would. */
+export function deliverInto(smtp: { messages: Array<{ raw: Buffer }> }, imap: { deliver(raw: string): unknown }): () => void {
+	let delivered = 0;
+	const timer = setInterval(() => {
+		while (delivered < smtp.messages.length) imap.deliver(smtp.messages[delivered++].raw.toString('utf8'));
+	}, 50);
+	return () => clearInterval(timer);
+}
