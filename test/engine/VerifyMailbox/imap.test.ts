@@ -97,6 +97,21 @@ describe('Verify Mailbox over IMAP', () => {
 	});
 });
 
+describe('Verify Mailbox with an OAUTHBEARER-capable IMAP server', () => {
+	it('logs in with OAUTHBEARER when the server offers it, and still verifies', async () => {
+		const both = await startImapServer({ idp, mailbox: USER, mechanisms: ['XOAUTH2', 'OAUTHBEARER'], quota: false });
+		try {
+			const run = await runVerify(storeWith(idp, { imap: both }), { checks: ['imap'] });
+			expect(run.verification()).toMatchObject({ status: 'Verified' });
+			expect(run.check('imap')).toMatchObject({ status: 'ok', mechanism: 'OAUTHBEARER' });
+			expect(run.check('imap').quota).toBeUndefined();
+			expect(both.logins).toEqual([{ mechanism: 'OAUTHBEARER', user: USER, ok: true }]);
+		} finally {
+			await both.stop();
+		}
+	});
+});
+
 describe('Verify Mailbox with an unreachable IMAP server', () => {
 	it('is Not Verified quickly when the server is down', async () => {
 		const down = await startImapServer({ idp, mailbox: USER, mode: 'down' });
