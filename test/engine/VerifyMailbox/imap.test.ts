@@ -81,6 +81,18 @@ describe('Verify Mailbox over IMAP', () => {
 		expect(String(v.hint)).toMatch(/New client secret/);
 	});
 
+	it('is Not Verified within the check timeout when the token endpoint hangs', async () => {
+		const store = storeWith(idp, { imap }, { oauthTokenData: seededToken(idp, { validForMs: -1000 }) });
+		idp.setDelay(2500);
+		const started = Date.now();
+		const run = await runVerify(store, { checks: ['imap'], checkTimeout: 1 });
+		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'token', code: 'TOKEN_TIMEOUT' });
+		expect(Date.now() - started).toBeLessThan(2000);
+		expect(imap.logins).toHaveLength(0);
+		// n8n shares one in-flight refresh per credential: let this one end before the next test.
+		while (idp.tokenRequests.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+	});
+
 	it('never puts a token or secret into the output or the error', async () => {
 		const foreign = storeWith(idp, { imap }, { oauthTokenData: seededToken(idp, { user: OTHER_USER }) });
 		const outputs = [JSON.stringify((await runVerify(foreign, { checks: ['imap'] })).verification())];
