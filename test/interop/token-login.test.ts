@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 
+import type { IDataObject } from 'n8n-workflow';
+
 import { CredentialStore, chain, credentialData, runWorkflow } from '../support/engine';
 import { IdpAdmin, mailStackConfig } from '../stack/mailstack';
 
@@ -25,7 +27,7 @@ async function tokens(user: string, expiresIn?: number) {
 	return { ...t, n8n_expires_at: String(Date.now() + 3600_000) };
 }
 
-function store(oauthTokenData: Record<string, unknown>, imapPort: number) {
+function store(oauthTokenData: IDataObject, imapPort: number) {
 	const s = new CredentialStore();
 	s.add({
 		id: 'cred-real',
