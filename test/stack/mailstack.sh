@@ -143,13 +143,17 @@ start_dovecot() { # instance
   local conf="$STACK/dovecot/$1/dovecot.conf"
   if pid_alive "$STACK/dovecot/$1/run/master.pid"; then say "dovecot $1 already running"; return 0; fi
   dovecot -c "$conf" -n > /dev/null || die "dovecot $1: invalid config $conf"
-  dovecot -c "$conf" || { tail -20 "$STACK/dovecot/$1/dovecot.log" >&2 || true; die "dovecot $1 did not start"; }
+  # no inherited stdio: a caller waiting for our output (spawnSync, $(...)) must not wait for daemons
+  if ! dovecot -c "$conf" < /dev/null > "$STACK/dovecot/$1/start.out" 2>&1; then
+    cat "$STACK/dovecot/$1/start.out" >&2; tail -20 "$STACK/dovecot/$1/dovecot.log" >&2 2>/dev/null || true
+    die "dovecot $1 did not start"
+  fi
 }
 
 start_postfix() {
   if postfix -c "$STACK/postfix/etc" status >/dev/null 2>&1; then say "postfix already running"; return 0; fi
   # `postfix start` exits 1 without a word on config errors; `script` makes it talk
-  if ! script -qec "postfix -c $STACK/postfix/etc start" /dev/null > "$STACK/postfix/start.out" 2>&1; then
+  if ! script -qec "postfix -c $STACK/postfix/etc start" /dev/null < /dev/null > "$STACK/postfix/start.out" 2>&1; then
     cat "$STACK/postfix/start.out" >&2; tail -20 "$STACK/postfix/postfix.log" >&2 2>/dev/null || true
     die "postfix did not start"
   fi
