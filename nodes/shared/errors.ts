@@ -384,7 +384,9 @@ export function networkFailure(source: FailureSource, code: string, text: string
 	let entry = NETWORK_CODES[code] ?? NETWORK_CODES[/\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|ECONNRESET)\b/.exec(text)?.[1] ?? ''];
 	if (!entry && /certificate|self[- ]signed|altnames|SSL|TLS/i.test(text)) entry = NETWORK_CODES.ETLS;
 	if (!entry && /timed? ?out|timeout/i.test(text)) entry = NETWORK_CODES.ETIMEDOUT;
-	if (!entry && /ECONNRESET|closed unexpectedly|socket hang up|Connection closed/i.test(text))
+	// imapflow names a hang-up ClosedAfterConnectTLS/Text ("Unexpected close") or NoConnection.
+	if (!entry && /^(ClosedAfterConnect(TLS|Text)|NoConnection)$/.test(code)) entry = NETWORK_CODES.ECONNRESET;
+	if (!entry && /ECONNRESET|closed unexpectedly|socket hang up|Connection closed|Unexpected close/i.test(text))
 		entry = NETWORK_CODES.ECONNRESET;
 	if (!entry) return undefined;
 	return { source, retryable: entry.retryable ?? false, ...entry, serverResponse: text };
