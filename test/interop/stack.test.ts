@@ -2,6 +2,7 @@
 // Postfix with XOAUTH2, the message is found over IMAP on both Dovecot endpoints, and bad,
 // expired and foreign tokens or a forbidden sender are refused the way clients will see it.
 import { readFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
@@ -114,7 +115,31 @@ describe('round trip: IdP token -> Postfix (XOAUTH2) -> Maildir -> Dovecot IMAP'
 	});
 });
 
+/** EHLO on the plain relay port; Postfix shares main.cf limits with the submission ports. */
+function ehlo(port: number): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const socket = tcpConnect({ host: '127.0.0.1', port });
+		let text = '';
+		socket.setEncoding('utf8');
+		socket.on('data', (chunk: string) => {
+			text += chunk;
+			if (/^220 /m.test(text) && !text.includes('EHLO-SENT')) {
+				text += 'EHLO-SENT\n';
+				socket.write('EHLO test.example\r\n');
+			} else if (/^250 /m.test(text)) {
+				socket.end('QUIT\r\n');
+				resolve(text);
+			}
+		});
+		socket.once('error', reject);
+	});
+}
+
 describe('endpoint shape', () => {
+	it('limits messages to 35 MB like Exchange Online', async () => {
+		expect(await ehlo(stack.ports.smtpRelay)).toContain('250-SIZE 36700160');
+	});
+
 	it('offers only AUTH=XOAUTH2 on the m365-like endpoint, both mechanisms on the full one', async () => {
 		const m365 = await greeting(stack.ports.m365Imaps);
 		expect(m365).toContain('AUTH=XOAUTH2');
