@@ -51,13 +51,15 @@ export async function connectImap(session: TokenSession, options: ImapOptions = 
 		});
 		// imapflow emits 'error' on socket faults; without a listener Node would throw.
 		client.on('error', () => undefined);
-		try {
-			await client.connect();
-			return client;
-		} catch (e) {
+		const failed = await client.connect().then(
+			() => undefined,
+			(e: unknown) => ({ error: e }),
+		);
+		if (failed) {
 			client.close();
-			throw e;
+			throw failed.error;
 		}
+		return client;
 	};
 	try {
 		return await attempt(session.accessToken);

@@ -169,14 +169,15 @@ export class SmtpClient {
 
 	/** As `withAuthRetry`, but lets nodemailer's own error through (it says how far the send got). */
 	private async withAuthRenewal<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>): Promise<T> {
-		try {
-			return await work(this.open());
-		} catch (e) {
-			if (!isAuthRejection(e) || this.session.renewedAfterRejection) throw e;
-			this.close();
-			await this.session.renewAfterRejection();
-			return await work(this.open());
-		}
+		const first = await work(this.open()).then(
+			(value) => ({ value }),
+			(error: unknown) => ({ error }),
+		);
+		if ('value' in first) return first.value;
+		if (!isAuthRejection(first.error) || this.session.renewedAfterRejection) throw first.error;
+		this.close();
+		await this.session.renewAfterRejection();
+		return await work(this.open());
 	}
 
 	/** Connects, negotiates TLS and logs in; sends nothing. */
@@ -203,18 +204,17 @@ export class SmtpClient {
 			const id = typeof mail.messageId === 'string' ? mail.messageId : '';
 			this.dataSent.delete(id);
 			await this.pacer.wait();
-			try {
-				const info = await this.withAuthRenewal(async (t) => await t.sendMail(mail));
-				return { info, attempts: attempt };
-			} catch (e) {
-				const failure = this.explain(e).failure;
-				if (id && this.dataSent.has(id) && !hasServerReply(e))
-					throw new MailError(outcomeUnknownFailure(failure));
-				if (!failure.retryable || attempt > policy.attempts) throw new MailError(failure);
-				await clock.sleep(backoffMs(attempt, policy));
-			} finally {
-				this.dataSent.delete(id);
-			}
+			const sent = await this.withAuthRenewal(async (t) => await t.sendMail(mail)).then(
+				(info) => ({ info }),
+				(error: unknown) => ({ error }),
+			);
+			const dataWentOut = id !== '' && this.dataSent.has(id);
+			this.dataSent.delete(id);
+			if ('info' in sent) return { info: sent.info, attempts: attempt };
+			const failure = this.explain(sent.error).failure;
+			if (dataWentOut && !hasServerReply(sent.error)) throw new MailError(outcomeUnknownFailure(failure));
+			if (!failure.retryable || attempt > policy.attempts) throw new MailError(failure);
+			await clock.sleep(backoffMs(attempt, policy));
 		}
 	}
 

@@ -56,6 +56,19 @@ function shapeOf(e: unknown): ErrorShape {
 	return e && typeof e === 'object' ? (e as ErrorShape) : { message: String(e) };
 }
 
+/** The credential's connection settings, or a MailError naming the field to fix. */
+export function settingsOf(credentials: IDataObject): MailboxSettings {
+	const { settings, error } = checkMailboxSettings(credentials);
+	if (error)
+		throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${error.message}`, hint: error.hint, retryable: false });
+	return settings;
+}
+
+/** Reads the credential's settings without touching the token (e.g. for a dry run). */
+export async function readCredentialSettings(ctx: IExecuteFunctions): Promise<MailboxSettings> {
+	return settingsOf(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
+}
+
 export class TokenSession {
 	private tokenData: TokenData;
 
@@ -83,9 +96,7 @@ export class TokenSession {
 				hint: 'Update n8n to version 2.0 or newer (n8n-nodes-m365-mail needs n8n-workflow 2.0+).',
 				retryable: false,
 			});
-		const { settings, error } = checkMailboxSettings(credentials);
-		if (error)
-			throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${error.message}`, hint: error.hint, retryable: false });
+		const settings = settingsOf(credentials);
 		const session = new TokenSession(ctx, credentials, settings);
 		const data = session.tokenData;
 		if (settings.grantType === 'authorizationCode' && !data.access_token && !data.refresh_token)
