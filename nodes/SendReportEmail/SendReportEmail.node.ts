@@ -9,10 +9,11 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, EXCHANGE_LIMITS, SMTP_RETRY } from '../shared/constants';
+import { MailError } from '../shared/errors';
 import { failureJson, toNodeError } from '../shared/node-errors';
-import type { MailboxSettings } from '../shared/settings';
+import { SettingsError, readMailboxSettings, type MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
-import { TokenSession, readCredentialSettings } from '../shared/token';
+import { TokenSession } from '../shared/token';
 import { loadAttachments, parseNameList } from './attachments';
 import { sendReportEmailProperties } from './description';
 import { optionText, textOf } from './fields';
@@ -51,13 +52,13 @@ function str(ctx: IExecuteFunctions, name: string, i: number): string {
 	return textOf(ctx.getNodeParameter(name, i, ''), name);
 }
 
-
-/** Runs `work`, handing back its result or what it threw. */
-function attempt<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
+async function mailboxSettings(ctx: IExecuteFunctions): Promise<MailboxSettings> {
 	try {
-		return { ok: true, value: work() };
-	} catch (error) {
-		return { ok: false, error };
+		return readMailboxSettings(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
+	} catch (e) {
+		if (e instanceof SettingsError)
+			throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${e.field}": ${e.message}`, hint: e.hint, retryable: false });
+		throw e;
 	}
 }
 
@@ -110,13 +111,13 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
 		messageId,
 	};
-	const built = attempt(() => buildMail(input));
-	if (!built.ok) {
+	try {
+		return buildMail(input);
+	} catch (e) {
 		// Nothing will read the opened attachment streams: release their files.
 		for (const a of attachments) if (!Buffer.isBuffer(a.content)) a.content.destroy();
-		throw built.error;
+		throw e;
 	}
-	return built.value;
 }
 
 export class SendReportEmail implements INodeType {
@@ -152,7 +153,7 @@ export class SendReportEmail implements INodeType {
 		try {
 			let settings: MailboxSettings;
 			try {
-				if (first.dryRun) settings = await readCredentialSettings(this);
+				if (first.dryRun) settings = await mailboxSettings(this);
 				else {
 					session = await TokenSession.open(this);
 					settings = session.settings;

@@ -76,7 +76,13 @@ export async function loadAttachments(
 					continue;
 				}
 				found = true;
-				out.push(await toAttachment(ctx, binary, `binary property "${key}" of item ${index + 1}`, key, request.inline === true));
+				const attachment = await toAttachment(ctx, binary, `binary property "${key}" of item ${index + 1}`, key, request.inline === true);
+				// An empty file is almost always a failed download or export upstream, not a report.
+				if (attachment.size === 0) {
+					if (!Buffer.isBuffer(attachment.content)) attachment.content.destroy();
+					throw new MailError(inputFailure(field, `${attachment.origin} (${attachment.fileName}) is empty (0 bytes).`, 'Check the node that produced the file (a failed download or export often gives an empty file), or remove the property from the field.'));
+				}
+				out.push(attachment);
 			}
 		}
 		if (several && !found && name !== '*') throw missing(field, items[itemIndexes[0]], itemIndexes[0], name);
