@@ -56,7 +56,7 @@ function safeJson(v: unknown): string {
 				if (seen.has(value)) return '[circular]';
 				seen.add(value);
 			}
-			if (value instanceof Error) return { message: value.message, stack: value.stack, ...value };
+			if (value instanceof Error) return { ...value, message: value.message, stack: value.stack };
 			return value;
 		});
 	} catch {
