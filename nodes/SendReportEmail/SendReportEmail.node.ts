@@ -9,13 +9,13 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, EXCHANGE_LIMITS, SMTP_RETRY } from '../shared/constants';
-import { MailError } from '../shared/errors';
 import { failureJson, toNodeError } from '../shared/node-errors';
-import { SettingsError, readMailboxSettings, type MailboxSettings } from '../shared/settings';
+import type { MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
-import { TokenSession } from '../shared/token';
+import { TokenSession, readCredentialSettings } from '../shared/token';
 import { loadAttachments, parseNameList } from './attachments';
 import { sendReportEmailProperties } from './description';
+import { optionText, textOf } from './fields';
 import { optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
@@ -52,13 +52,13 @@ function str(ctx: IExecuteFunctions, name: string, i: number): string {
 	return textOf(ctx.getNodeParameter(name, i, ''), name);
 }
 
-async function mailboxSettings(ctx: IExecuteFunctions): Promise<MailboxSettings> {
+
+/** Runs `work`, handing back its result or what it threw. */
+function attempt<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
 	try {
-		return readMailboxSettings(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
-	} catch (e) {
-		if (e instanceof SettingsError)
-			throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${e.field}": ${e.message}`, hint: e.hint, retryable: false });
-		throw e;
+		return { ok: true, value: work() };
+	} catch (error) {
+		return { ok: false, error };
 	}
 }
 
@@ -111,13 +111,13 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
 		messageId,
 	};
-	try {
-		return buildMail(input);
-	} catch (e) {
+	const built = attempt(() => buildMail(input));
+	if (!built.ok) {
 		// Nothing will read the opened attachment streams: release their files.
 		for (const a of attachments) if (!Buffer.isBuffer(a.content)) a.content.destroy();
-		throw e;
+		throw built.error;
 	}
+	return built.value;
 }
 
 export class SendReportEmail implements INodeType {
@@ -153,7 +153,7 @@ export class SendReportEmail implements INodeType {
 		try {
 			let settings: MailboxSettings;
 			try {
-				if (first.dryRun) settings = await mailboxSettings(this);
+				if (first.dryRun) settings = await readCredentialSettings(this);
 				else {
 					session = await TokenSession.open(this);
 					settings = session.settings;
