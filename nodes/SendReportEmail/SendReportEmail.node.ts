@@ -16,7 +16,6 @@ import { TokenSession, readCredentialSettings } from '../shared/token';
 import { loadAttachments, parseNameList } from './attachments';
 import { sendReportEmailProperties } from './description';
 import { optionText, textOf } from './fields';
-import { optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
 
