@@ -13,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -101,7 +101,7 @@ async function startTokenProxy(target: string): Promise<{ server: Server; url: s
 // ---------------------------------------------------------------------------------- mailbox
 
 /** Subjects of the messages in a Maildir (new + cur), as delivered by Postfix virtual(8). */
-function maildirSubjects(maildir: string): string[] {
+function maildirSubjects(maildir: string, mtimes: number[] = []): string[] {
 	const subjects: string[] = [];
 	for (const sub of ['new', 'cur']) {
 		const dir = join(maildir, sub);
@@ -110,6 +110,7 @@ function maildirSubjects(maildir: string): string[] {
 			const head = readFileSync(join(dir, file), 'utf8').split(/\r?\n\r?\n/, 1)[0];
 			const m = /^Subject: (.*)$/im.exec(head);
 			if (m) subjects.push(m[1].trim());
+			if (m) mtimes.push(statSync(join(dir, file)).mtimeMs);
 		}
 	}
 	return subjects;
@@ -134,8 +135,16 @@ function storedTokenData(credentialId: string): Record<string, unknown> {
 	return tokenData as Record<string, unknown>;
 }
 
+/** This workflow's executions; under load n8n may answer 503 "Database is not ready!" for a moment. */
 async function allExecutions(client: N8nClient, workflowId: string): Promise<ExecutionSummary[]> {
-	return await client.listExecutions({ workflowId, limit: 100 });
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await client.listExecutions({ workflowId, limit: 100 });
+		} catch (error: unknown) {
+			if (attempt >= 20) throw error;
+			await sleep(500);
+		}
+	}
 }
 
 // ------------------------------------------------------------------------------------- run
@@ -233,7 +242,14 @@ async function run(): Promise<void> {
 		const wallMs = Date.now() - t0;
 		await sleep(3000); // a late duplicate would land now
 		executions = await allExecutions(client, workflow.id);
-		mine = maildirSubjects(maildir).filter((s) => s.startsWith(`Scale ${tag}-`));
+		const allMtimes: number[] = [];
+		const subjects = maildirSubjects(maildir, allMtimes);
+		const mtimes = allMtimes.filter((_, i) => subjects[i].startsWith(`Scale ${tag}-`));
+		mine = subjects.filter((s) => s.startsWith(`Scale ${tag}-`));
+		const at = (ms: number | undefined) => (ms === undefined ? '-' : `+${((ms - t0) / 1000).toFixed(1)} s`);
+		console.log(
+			`timeline: refresh answered ${proxy.log.map((r) => at(r.doneAt)).join(', ') || '-'}, first delivery ${at(Math.min(...mtimes))}, last delivery ${at(Math.max(...mtimes))}`,
+		);
 
 		const succeeded = executions.filter((e) => e.status === 'success').length;
 		const failedExecutions = executions.filter((e) => e.status !== 'success');
@@ -244,6 +260,17 @@ async function run(): Promise<void> {
 		}
 		check('executions', executions.length === BURST && succeeded === BURST, `${executions.length} executions, ${succeeded} success, ${failedExecutions.length} not${failureDetail}`);
 
+		if (MODE === 'queue') {
+			// Which worker ran what: each worker logs "Worker started execution <id>".
+			const ids = new Set(executions.map((e) => e.id));
+			const perWorker = ['worker1', 'worker2'].map((w) => {
+				const f = join(STATE, `${w}.log`);
+				const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
+				return [...text.matchAll(/Worker started execution (\d+)/g)].filter((m) => ids.has(m[1])).length;
+			});
+			check('both workers ran executions', perWorker.every((n) => n > 0) && perWorker[0] + perWorker[1] === executions.length, `worker1 ${perWorker[0]}, worker2 ${perWorker[1]}`);
+		}
+
 		const unique = new Set(mine);
 		const expected = new Set(Array.from({ length: BURST }, (_, i) => `Scale ${tag}-${i}`));
 		const missing = [...expected].filter((s) => !unique.has(s));
@@ -252,7 +279,16 @@ async function run(): Promise<void> {
 
 		const idpRefreshes = (await admin.tokenRequests()).filter((r) => r.grantType === 'refresh_token');
 		const refreshes = proxy.log;
-		check('refresh serialized', refreshes.length === 1, `${refreshes.length} refresh request(s) through the proxy, ${idpRefreshes.length} at the IdP`);
+		// Serialized = the refreshes form a chain: the first presents the stored (stale) refresh token and
+		// each later one presents the token the previous one issued. Two executions refreshing with the
+		// same token at once (no lock) would break the chain. Ideal: exactly one request.
+		const ordered = [...refreshes].sort((a, b) => a.doneAt - b.doneAt);
+		const chained = ordered.length > 0 && ordered.every((r, i) => r.presented === (i === 0 ? issued.refresh_token : ordered[i - 1].issued));
+		check(
+			'refresh serialized',
+			chained && idpRefreshes.length === refreshes.length,
+			`${refreshes.length} refresh request(s) through the proxy, ${idpRefreshes.length} at the IdP${refreshes.length > 1 ? (chained ? ' (one after another, each with the newest token: serialized but repeated)' : ' (two used the same refresh token: NOT serialized)') : ''}`,
+		);
 
 		const after = storedTokenData(credential.id);
 		const newest = [...refreshes].filter((r) => r.status === 200 && r.issued).sort((a, b) => a.doneAt - b.doneAt).pop()?.issued;
