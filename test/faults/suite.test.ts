@@ -26,6 +26,7 @@ import './idp.faults';
 import './smtp.faults';
 import './imap.faults';
 import './input.faults';
+import './credential.faults';
 import './concurrency.faults';
 
 describe('totals', () => {
