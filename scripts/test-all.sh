@@ -19,4 +19,7 @@ step "interop: real Postfix + Dovecot (npm run test:interop)"
 bash test/stack/mailstack.sh install
 npm run test:interop
 
+step "the README quick start: npm run demo"
+npm run demo
+
 step "all tiers passed"

@@ -103,7 +103,7 @@ export async function checkImap(session: TokenSession, options: VerifyOptions): 
 			? `; quota ${Math.round((o.quota.usedBytes ?? 0) / 1048576)} of ${Math.round(o.quota.limitBytes / 1048576)} MB`
 			: '';
 		return {
-			detail: `Logged in to ${where} with ${o.mechanism ?? 'OAuth'}; ${o.folders.length} folders; INBOX ${o.inbox.messages} messages, ${o.inbox.unseen} unseen${quota}`,
+			detail: `Logged in to ${where} with ${o.mechanism ?? 'OAuth'}; ${o.folders.length} folders; INBOX ${o.inbox.messages} ${o.inbox.messages === 1 ? 'message' : 'messages'}, ${o.inbox.unseen} unseen${quota}`,
 			facts: {
 				mechanism: o.mechanism ?? null,
 				folders: o.folders.map((f) => f.path),

@@ -7,6 +7,8 @@
  * (never resent). nodemailer does not say how far a failed send got, so a stream plugin notes
  * when a message's source was read to the end (the terminating dot follows it).
  */
+import { isIP } from 'node:net';
+
 import nodemailer from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -121,7 +123,7 @@ export class SmtpClient {
 			port: smtp.port,
 			secure: smtp.secure,
 			requireTLS: !smtp.secure,
-			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: smtp.host },
+			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: isIP(smtp.host) ? undefined : smtp.host },
 			auth: { type: 'OAuth2', user: this.session.user, accessToken: this.session.accessToken },
 			connectionTimeout: this.options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
 			greetingTimeout: this.options.greetingTimeoutMs ?? DEFAULT_TIMEOUTS.greetingMs,

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 process.env.N8N_USER_FOLDER ??= mkdtempSync(path.join(tmpdir(), 'n8n-m365-engine-'));
+// n8n-core wants an instance key; without one it generates and announces it on every run
+process.env.N8N_ENCRYPTION_KEY ??= 'n8n-nodes-m365-mail-engine-tests';
 
 import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
@@ -45,15 +47,44 @@ export const NODE_TYPES: Record<string, INodeType> = {
 	'test.tokenProbe': new TokenProbe(),
 };
 
+const BASE_PREFIX = 'n8n-nodes-base.';
+const baseTypes = new Map<string, INodeType | IVersionedNodeType>();
+
+/**
+ * Loads a node of n8n-nodes-base (Manual Trigger, Edit Fields, Split Out, If...) by its type name,
+ * so example workflows run unchanged. Its file is found from the package's n8n.nodes list.
+ */
+function baseNodeType(name: string): INodeType | IVersionedNodeType | undefined {
+	if (baseTypes.has(name)) return baseTypes.get(name);
+	const short = name.slice(BASE_PREFIX.length);
+	const files = (require('n8n-nodes-base/package.json') as { n8n: { nodes: string[] } }).n8n.nodes;
+	const file = files.find((f) => {
+		const base = path.basename(f, '.node.js');
+		return base.charAt(0).toLowerCase() + base.slice(1) === short;
+	});
+	if (!file) return undefined;
+	const mod = require(`n8n-nodes-base/${file}`) as Record<string, new () => INodeType | IVersionedNodeType>;
+	const Class = Object.values(mod).find((v) => typeof v === 'function');
+	if (!Class) return undefined;
+	const type = new Class();
+	baseTypes.set(name, type);
+	return type;
+}
+
+function isVersioned(t: INodeType | IVersionedNodeType): t is IVersionedNodeType {
+	return 'nodeVersions' in t;
+}
+
 class TestNodeTypes implements INodeTypes {
 	getByName(nodeType: string): INodeType | IVersionedNodeType {
-		return this.getByNameAndVersion(nodeType);
-	}
-
-	getByNameAndVersion(nodeType: string): INodeType {
-		const type = NODE_TYPES[nodeType];
+		const type = NODE_TYPES[nodeType] ?? (nodeType.startsWith(BASE_PREFIX) ? baseNodeType(nodeType) : undefined);
 		if (!type) throw new Error(`Unknown node type ${nodeType}`);
 		return type;
+	}
+
+	getByNameAndVersion(nodeType: string, version?: number): INodeType {
+		const type = this.getByName(nodeType);
+		return isVersioned(type) ? type.getNodeType(version) : type;
 	}
 
 	getKnownTypes() {
@@ -188,6 +219,8 @@ export interface RunOptions {
 	connections: IConnections;
 	store: CredentialStore;
 	mode?: WorkflowExecuteMode;
+	/** Node to start from (default: the first node nothing feeds into). */
+	start?: string;
 }
 
 export interface RunResult {
@@ -213,7 +246,7 @@ function stubbed<T extends object>(given: Partial<T>): T {
 	}) as T;
 }
 
-export async function runWorkflow({ nodes, connections, store, mode = 'manual' }: RunOptions): Promise<RunResult> {
+export async function runWorkflow({ nodes, connections, store, mode = 'manual', start: startName }: RunOptions): Promise<RunResult> {
 	const workflow = new Workflow({
 		id: 'wf-test',
 		nodes,
@@ -255,7 +288,7 @@ export async function runWorkflow({ nodes, connections, store, mode = 'manual' }
 	});
 	// The first node nothing feeds into starts the run (the test items node).
 	const fed = new Set(Object.values(connections).flatMap((c) => (c.main ?? []).flat().map((t) => t?.node)));
-	const first = nodes.find((n) => !fed.has(n.name));
+	const first = startName ? nodes.find((n) => n.name === startName) : nodes.find((n) => !fed.has(n.name));
 	const start = first && workflow.getNode(first.name);
 	if (!start) throw new Error('workflow has no start node');
 	const runExecutionData = createRunExecutionData({
