@@ -14,7 +14,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 
 import { N8nClient, type ExecutionSummary } from '../n8n/client';
@@ -94,8 +93,9 @@ async function startTokenProxy(target: string): Promise<{ server: Server; url: s
 		});
 	});
 	await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-	const { port } = server.address() as AddressInfo;
-	return { server, url: `http://127.0.0.1:${port}`, log };
+	const address = server.address();
+	if (address === null || typeof address === 'string') throw new Error('token proxy did not bind a TCP port');
+	return { server, url: `http://127.0.0.1:${address.port}`, log };
 }
 
 // ---------------------------------------------------------------------------------- mailbox
@@ -118,6 +118,10 @@ function maildirSubjects(maildir: string, mtimes: number[] = []): string[] {
 
 // --------------------------------------------------------------------------------- helpers
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function storedTokenData(credentialId: string): Record<string, unknown> {
@@ -131,8 +135,8 @@ function storedTokenData(credentialId: string): Record<string, unknown> {
 	const first: unknown = Array.isArray(parsed) ? parsed[0] : undefined;
 	const data = typeof first === 'object' && first !== null && 'data' in first ? first.data : undefined;
 	const tokenData = typeof data === 'object' && data !== null && 'oauthTokenData' in data ? data.oauthTokenData : undefined;
-	if (typeof tokenData !== 'object' || tokenData === null) throw new Error('exported credential has no oauthTokenData');
-	return tokenData as Record<string, unknown>;
+	if (!isRecord(tokenData)) throw new Error('exported credential has no oauthTokenData');
+	return tokenData;
 }
 
 /** This workflow's executions; under load n8n may answer 503 "Database is not ready!" for a moment. */
