@@ -15,6 +15,9 @@ bash scripts/check-pack.sh
 step "unit + engine (npm test)"
 npm test
 
+step "faults and bad input (npm run test:faults)"
+npm run test:faults
+
 step "interop: real Postfix + Dovecot (npm run test:interop)"
 bash test/stack/mailstack.sh install
 npm run test:interop

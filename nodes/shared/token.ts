@@ -60,7 +60,7 @@ function shapeOf(e: unknown): ErrorShape {
 export function settingsOf(credentials: IDataObject): MailboxSettings {
 	const { settings, error } = checkMailboxSettings(credentials);
 	if (error)
-		throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential: ${error.message}`, hint: error.hint, retryable: false });
+		throw new MailError({ source: 'input', code: 'INVALID_CREDENTIAL', message: `Credential field "${error.field}": ${error.message}`, hint: error.hint, retryable: false });
 	return settings;
 }
 
