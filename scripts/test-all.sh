@@ -22,6 +22,9 @@ step "interop: real Postfix + Dovecot (npm run test:interop)"
 bash test/stack/mailstack.sh install
 npm run test:interop
 
+step "queue mode: n8n main + 2 workers, Redis, PostgreSQL (npm run test:scale)"
+npm run test:scale
+
 step "the README quick start: npm run demo"
 npm run demo
 
