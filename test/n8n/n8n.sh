@@ -45,8 +45,13 @@ die() { log "error: $*"; exit 1; }
 now_s() { date +%s; }
 
 # --------------------------------------------------------------------------------------- install
+# The cache is complete when its marker names this n8n and this Node build.
+install_complete() {
+  [[ -f $MARKER ]] && grep -q "^n8n $N8N_VERSION, node v$NODE24_VERSION," "$MARKER"
+}
+
 cmd_install() {
-  if [[ -f $MARKER ]]; then
+  if install_complete; then
     log "cached: $CACHE ($(cat "$MARKER"))"
     return 0
   fi
@@ -54,7 +59,12 @@ cmd_install() {
   # One installer at a time per cache (two test runs starting together must not interleave).
   exec 9>"$CACHE_BASE/.install-$N8N_VERSION.lock"
   flock 9
-  if [[ -f $MARKER ]]; then log "cached (installed meanwhile): $CACHE"; return 0; fi
+  if install_complete; then log "cached (installed meanwhile): $CACHE"; return 0; fi
+
+  local tool
+  for tool in make g++ python3 tar flock; do
+    command -v "$tool" >/dev/null || die "$tool is missing (sqlite3 is built from source): apt-get install -y build-essential python3"
+  done
 
   local t0 t1 t2 t3
   t0=$(now_s)
@@ -82,8 +92,10 @@ cmd_install() {
 
   # Native modules n8n needs at run time and that ship no Node 24 prebuilt: build from source
   # against the Node 24 headers.
-  (cd "$N8N_DIR" && npm_config_nodedir="$NODE_DIR" npm_config_ignore_scripts=false \
-    npm rebuild --ignore-scripts=false --foreground-scripts --loglevel=error sqlite3 >&2)
+  # build_from_source: skip prebuild-install's download attempt (only the npm registry is reachable).
+  (cd "$N8N_DIR" && npm_config_nodedir="$NODE_DIR" npm_config_build_from_source=true JOBS=max \
+    npm rebuild --ignore-scripts=false --loglevel=error sqlite3 >"$CACHE/sqlite3-build.log" 2>&1) ||
+    { tail -n 40 "$CACHE/sqlite3-build.log" >&2; die "building sqlite3 failed (log: $CACHE/sqlite3-build.log)"; }
   "$NODE_DIR/bin/node" -e "require('$N8N_DIR/node_modules/sqlite3')" || die "sqlite3 does not load on Node 24"
   t3=$(now_s)
   log "native modules built in $((t3 - t2)) s"
@@ -95,7 +107,7 @@ cmd_install() {
 }
 
 require_installed() {
-  [[ -f $MARKER ]] || die "n8n is not installed; run: test/n8n/n8n.sh install"
+  install_complete || die "n8n $N8N_VERSION is not installed in $CACHE; run: test/n8n/n8n.sh install"
 }
 
 
