@@ -221,7 +221,12 @@ install_package() {
 wait_ready() {
   local pid=$1 deadline=$(($(now_s) + START_TIMEOUT))
   while (($(now_s) < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { tail -n 60 "$LOG_FILE" >&2; die "n8n exited during start-up (log: $LOG_FILE)"; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      kill -KILL -- "-$pid" 2>/dev/null || true   # a task runner left behind in its group
+      rm -f "$PID_FILE"
+      tail -n 60 "$LOG_FILE" >&2
+      die "n8n exited during start-up (log: $LOG_FILE)"
+    fi
     if "$NODE_BIN" -e '
       const [base, email, password] = process.argv.slice(1);
       (async () => {
@@ -238,6 +243,7 @@ wait_ready() {
     sleep 1
   done
   tail -n 60 "$LOG_FILE" >&2
+  cmd_stop
   die "n8n not ready after $START_TIMEOUT s (log: $LOG_FILE)"
 }
 
