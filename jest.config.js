@@ -11,6 +11,8 @@ module.exports = {
 		{ ...common, displayName: 'engine', testMatch: ['<rootDir>/test/engine/**/*.test.ts'] },
 		// Fault injection and bad input through the engine; prints the table of what it tried.
 		{ ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
+		// A real n8n 2.41.1 (Node 24) with the packed package installed; run in band.
+		{ ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/n8n/**/*.e2e.test.ts', '<rootDir>/test/e2e/**/*.test.ts'] },
 		{
 			...common,
 			displayName: 'interop',

@@ -22,6 +22,9 @@ step "interop: real Postfix + Dovecot (npm run test:interop)"
 bash test/stack/mailstack.sh install
 npm run test:interop
 
+step "end to end in a real n8n (npm run test:n8n)"
+npm run test:n8n
+
 step "queue mode: n8n main + 2 workers, Redis, PostgreSQL (npm run test:scale)"
 npm run test:scale
 
