@@ -8,16 +8,12 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import type { IDataObject } from 'n8n-workflow';
 
 import { NODE, runSend, b64, type Item } from '../engine/SendReportEmail/fixture';
-import { ensureMailStack, IdpAdmin, mailStackConfig, stopMailStack } from '../stack/mailstack';
-import { CredentialStore, credentialData } from '../support/engine';
+import { ensureMailStack, stopMailStack } from '../stack/mailstack';
+import type { CredentialStore } from '../support/engine';
+import { ALICE, BOB, stack, stackStore, stackTokens } from './fixture';
 
 jest.setTimeout(90_000);
 
-const stack = mailStackConfig();
-const admin = new IdpAdmin(stack.idpUrl);
-const ALICE = 'alice@example.test';
-const BOB = 'bob@example.test';
-const SCOPE = 'offline_access https://outlook.office.com/SMTP.Send';
 const tag = `sre-${Date.now().toString(36)}`;
 let startedHere = false;
 
@@ -30,25 +26,7 @@ afterAll(() => {
 });
 
 async function store(data: IDataObject = {}): Promise<CredentialStore> {
-	const t = await admin.issueTokens({ clientId: stack.client.clientId, user: ALICE, scope: SCOPE });
-	const s = new CredentialStore();
-	s.add({
-		id: 'cred-1',
-		name: 'M365 reports',
-		type: 'microsoftMailOAuth2Api',
-		data: credentialData({
-			clientId: stack.client.clientId,
-			clientSecret: stack.client.clientSecret,
-			customTokenUrl: stack.tokenUrl,
-			customAuthUrl: stack.authorizeUrl,
-			mailbox: ALICE,
-			smtpPort: stack.ports.submission,
-			customCa: readFileSync(stack.caPath, 'utf8'),
-			oauthTokenData: { ...t, n8n_expires_at: String(Date.now() + 3600_000) },
-			...data,
-		}),
-	});
-	return s;
+	return stackStore(await stackTokens(ALICE), data, { id: 'cred-1', name: 'M365 reports' });
 }
 
 /** Waits until Postfix delivered a message with this subject to the user's Maildir. */

@@ -4,59 +4,22 @@
  * one refresh and one retry, and the user-facing error when the retry cannot help.
  * Runs through n8n-core's WorkflowExecute with a probe node that uses the shared token module.
  */
-import { readFileSync } from 'node:fs';
+import { CredentialStore, chain, runWorkflow } from '../support/engine';
+import { ALICE, BOB, CREDENTIAL, admin, stack, stackStore, stackTokens } from './fixture';
 
-import type { IDataObject } from 'n8n-workflow';
-
-import { CredentialStore, chain, credentialData, runWorkflow } from '../support/engine';
-import { IdpAdmin, mailStackConfig } from '../stack/mailstack';
-
-const stack = mailStackConfig();
-const admin = new IdpAdmin(stack.idpUrl);
-const ALICE = 'alice@example.test';
-const BOB = 'bob@example.test';
-const SCOPE = 'offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All';
 
 jest.setTimeout(60_000);
 
 beforeEach(async () => await admin.reset());
 
-async function tokens(user: string, expiresIn?: number) {
-	const t = await admin.issueTokens({ clientId: stack.client.clientId, user, scope: SCOPE, expiresIn });
-	// n8n believes the token is valid for another hour, whatever the server thinks
-	return { ...t, n8n_expires_at: String(Date.now() + 3600_000) };
-}
 
-function store(oauthTokenData: IDataObject, imapPort: number) {
-	const s = new CredentialStore();
-	s.add({
-		id: 'cred-real',
-		name: 'Real stack',
-		type: 'microsoftMailOAuth2Api',
-		data: credentialData({
-			clientId: stack.client.clientId,
-			clientSecret: stack.client.clientSecret,
-			customTokenUrl: stack.tokenUrl,
-			customAuthUrl: stack.authorizeUrl,
-			mailbox: ALICE,
-			smtpHost: '127.0.0.1',
-			smtpPort: stack.ports.submission,
-			smtpSecurity: 'starttls',
-			imapHost: '127.0.0.1',
-			imapPort,
-			customCa: readFileSync(stack.caPath, 'utf8'),
-			oauthTokenData,
-		}),
-	});
-	return s;
-}
 
 async function login(s: CredentialStore, what: { smtp: boolean; imap: boolean }) {
 	const { nodes, connections } = chain([{ json: {} }], {
 		name: 'Probe',
 		type: 'test.tokenProbe',
 		parameters: what,
-		credentials: { microsoftMailOAuth2Api: { id: 'cred-real', name: 'Real stack' } },
+		credentials: { microsoftMailOAuth2Api: CREDENTIAL },
 	});
 	return await runWorkflow({ nodes, connections, store: s });
 }
@@ -68,15 +31,15 @@ const endpoints = [
 
 describe.each(endpoints)('Postfix submission + Dovecot %s', (_label, imapPort) => {
 	it('accepts a fresh token over SMTP and IMAP without asking the identity provider', async () => {
-		const s = store(await tokens(ALICE), imapPort);
+		const s = stackStore(await stackTokens(ALICE), { imapPort });
 		const result = await login(s, { smtp: true, imap: true });
 		expect(result.output('Probe')[0].json).toMatchObject({ done: ['smtp', 'imap'], refreshes: 0, renewed: false });
 		expect(await admin.tokenRequests()).toHaveLength(0);
 	});
 
 	it('refreshes once and retries once when the server says the token expired', async () => {
-		const stale = await tokens(ALICE, -60);
-		const s = store(stale, imapPort);
+		const stale = await stackTokens(ALICE, -60);
+		const s = stackStore(stale, { imapPort });
 		const result = await login(s, { smtp: true, imap: true });
 		expect(result.output('Probe')[0].json).toMatchObject({ done: ['smtp', 'imap'], refreshes: 1, renewed: true });
 		expect((await admin.tokenRequests()).map((r) => r.grantType)).toEqual(['refresh_token']);
@@ -85,8 +48,8 @@ describe.each(endpoints)('Postfix submission + Dovecot %s', (_label, imapPort) =
 	});
 
 	it("refuses another user's token with the mailbox advice after one refresh, never looping", async () => {
-		const foreign = await tokens(BOB);
-		const s = store(foreign, imapPort);
+		const foreign = await stackTokens(BOB);
+		const s = stackStore(foreign, { imapPort });
 		const result = await login(s, { smtp: false, imap: true });
 		const error = result.error('Probe');
 		expect(error?.message).toMatch(/IMAP server rejected the OAuth sign-in for this mailbox/);
@@ -98,8 +61,8 @@ describe.each(endpoints)('Postfix submission + Dovecot %s', (_label, imapPort) =
 });
 
 it("Postfix refuses another user's token with the SMTP advice, after exactly one refresh", async () => {
-	const foreign = await tokens(BOB);
-	const s = store(foreign, stack.ports.m365Imaps);
+	const foreign = await stackTokens(BOB);
+	const s = stackStore(foreign, { imapPort: stack.ports.m365Imaps });
 	const result = await login(s, { smtp: true, imap: false });
 	const error = result.error('Probe');
 	expect(error?.message).toMatch(/SMTP server rejected the OAuth sign-in/);
@@ -108,9 +71,9 @@ it("Postfix refuses another user's token with the SMTP advice, after exactly one
 });
 
 it('an expired token whose refresh token was revoked asks to reconnect', async () => {
-	const stale = await tokens(ALICE, -60);
+	const stale = await stackTokens(ALICE, -60);
 	await admin.revokeRefreshTokens(ALICE);
-	const s = store(stale, stack.ports.m365Imaps);
+	const s = stackStore(stale, { imapPort: stack.ports.m365Imaps });
 	const result = await login(s, { smtp: true, imap: false });
 	expect(`${result.error('Probe')?.message} ${result.error('Probe')?.description}`).toMatch(/Connect my account/);
 });

@@ -3,54 +3,23 @@
  * XOAUTH2 via Dovecot), Dovecot IMAP offering only XOAUTH2 (like outlook.office365.com) and Dovecot
  * IMAP offering OAUTHBEARER too. The round trip really goes Postfix -> Maildir -> Dovecot.
  */
-import { readFileSync } from 'node:fs';
-
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
-import { CredentialStore, chain, credentialData, runWorkflow } from '../support/engine';
-import { IdpAdmin, mailStackConfig } from '../stack/mailstack';
+import { CredentialStore, chain, runWorkflow } from '../support/engine';
+import { ALICE, BOB, CREDENTIAL, admin, stack, stackStore, stackTokens } from './fixture';
 
-const stack = mailStackConfig();
-const admin = new IdpAdmin(stack.idpUrl);
-const ALICE = 'alice@example.test';
-const BOB = 'bob@example.test';
-const SCOPE = 'offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All';
 
 jest.setTimeout(90_000);
 beforeEach(async () => await admin.reset());
 
-async function tokens(user: string, expiresIn?: number) {
-	const t = await admin.issueTokens({ clientId: stack.client.clientId, user, scope: SCOPE, expiresIn });
-	return { ...t, n8n_expires_at: String(Date.now() + 3600_000) };
-}
 
-function store(oauthTokenData: IDataObject, imapPort: number, smtpPort = stack.ports.submission) {
-	const s = new CredentialStore();
-	s.add({
-		id: 'cred-real',
-		name: 'Real stack',
-		type: 'microsoftMailOAuth2Api',
-		data: credentialData({
-			clientId: stack.client.clientId,
-			clientSecret: stack.client.clientSecret,
-			customTokenUrl: stack.tokenUrl,
-			customAuthUrl: stack.authorizeUrl,
-			mailbox: ALICE,
-			smtpPort,
-			imapPort,
-			customCa: readFileSync(stack.caPath, 'utf8'),
-			oauthTokenData,
-		}),
-	});
-	return s;
-}
 
 async function verify(s: CredentialStore, checks: string[], options: INodeParameters = {}) {
 	const { nodes, connections } = chain([{ json: {} }], {
 		name: 'Verify',
 		type: 'n8n-nodes-m365-mail.verifyMailbox',
 		parameters: { checks, options: { checkTimeout: 10, roundTripTimeout: 30, ...options } },
-		credentials: { microsoftMailOAuth2Api: { id: 'cred-real', name: 'Real stack' } },
+		credentials: { microsoftMailOAuth2Api: CREDENTIAL },
 	});
 	const result = await runWorkflow({ nodes, connections, store: s });
 	const json = result.output('Verify')[0].json;
@@ -65,7 +34,7 @@ const endpoints = [
 
 describe.each(endpoints)('Verify Mailbox: Postfix + Dovecot %s', (_label, imapPort, mechanism) => {
 	it('is Verified with a good token, logging in with the mechanism the server prefers', async () => {
-		const v = await verify(store(await tokens(ALICE), imapPort), ['smtp', 'imap']);
+		const v = await verify(stackStore(await stackTokens(ALICE), { imapPort }), ['smtp', 'imap']);
 		expect(v.json).toMatchObject({ status: 'Verified', failedCheck: null });
 		expect(v.check('smtp')).toMatchObject({ status: 'ok' });
 		expect(v.check('imap')).toMatchObject({ status: 'ok', mechanism });
@@ -73,7 +42,7 @@ describe.each(endpoints)('Verify Mailbox: Postfix + Dovecot %s', (_label, imapPo
 	});
 
 	it('completes a round trip and leaves no probe behind', async () => {
-		const s = store(await tokens(ALICE), imapPort);
+		const s = stackStore(await stackTokens(ALICE), { imapPort });
 		const before = (await verify(s, ['imap'])).check('imap').inbox as IDataObject;
 		const v = await verify(s, ['smtp', 'imap', 'roundTrip']);
 		expect(v.json).toMatchObject({ status: 'Verified' });
@@ -83,8 +52,8 @@ describe.each(endpoints)('Verify Mailbox: Postfix + Dovecot %s', (_label, imapPo
 	});
 
 	it("is Not Verified naming SMTP for another user's token, with IMAP refused too", async () => {
-		const foreign = await tokens(BOB);
-		const v = await verify(store(foreign, imapPort), ['smtp', 'imap']);
+		const foreign = await stackTokens(BOB);
+		const v = await verify(stackStore(foreign, { imapPort }), ['smtp', 'imap']);
 		expect(v.json).toMatchObject({ status: 'Not Verified', failedCheck: 'smtp', code: 'SMTP_AUTH_REJECTED' });
 		expect(v.check('imap')).toMatchObject({ status: 'failed', code: 'IMAP_AUTH_REJECTED' });
 		expect(String(v.json.hint)).toMatch(/issued to bob@example\.test, not alice@example\.test/);
@@ -94,16 +63,16 @@ describe.each(endpoints)('Verify Mailbox: Postfix + Dovecot %s', (_label, imapPo
 });
 
 it('is Not Verified at the token check for an expired token whose refresh token was revoked', async () => {
-	const stale = await tokens(ALICE, -60);
+	const stale = await stackTokens(ALICE, -60);
 	await admin.revokeRefreshTokens(ALICE);
-	const v = await verify(store(stale, stack.ports.m365Imaps), ['smtp', 'imap']);
+	const v = await verify(stackStore(stale, { imapPort: stack.ports.m365Imaps }), ['smtp', 'imap']);
 	expect(v.json).toMatchObject({ status: 'Not Verified', failedCheck: 'token' });
 	expect(String(v.json.hint)).toMatch(/Connect my account/);
 	expect(v.check('smtp')).toMatchObject({ status: 'skipped' });
 });
 
 it('refreshes an expired token once and then verifies', async () => {
-	const s = store(await tokens(ALICE, -60), stack.ports.m365Imaps);
+	const s = stackStore(await stackTokens(ALICE, -60), { imapPort: stack.ports.m365Imaps });
 	const v = await verify(s, ['smtp', 'imap']);
 	expect(v.json).toMatchObject({ status: 'Verified' });
 	expect(v.check('token')).toMatchObject({ status: 'ok', refreshed: true });
@@ -112,7 +81,7 @@ it('refreshes an expired token once and then verifies', async () => {
 
 it('is Not Verified quickly when the IMAP port is closed', async () => {
 	const started = Date.now();
-	const v = await verify(store(await tokens(ALICE), 1), ['imap']);
+	const v = await verify(stackStore(await stackTokens(ALICE), { imapPort: 1 }), ['imap']);
 	expect(v.json).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'CONNECTION_REFUSED' });
 	expect(Date.now() - started).toBeLessThan(5000);
 });
