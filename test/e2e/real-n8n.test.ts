@@ -1,0 +1,297 @@
+// The package inside a real n8n 2.41.1, installed from its `npm pack` tarball as a community
+// package, against the real mail stack (Entra-like IdP, Postfix, Dovecot): it loads, "Connect my
+// account" stores tokens (REST and a real Chromium), the examples run through `n8n execute`, a
+// stale token is refreshed once and persisted even for two simultaneous executions, and the
+// credential's Test button answers. One n8n start for the whole file.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { executeWorkflow, exportCredential, importCredentials, importWorkflows, installN8n, startN8n, stopN8n } from '../n8n/cli';
+import { N8nClient } from '../n8n/client';
+import { ensureMailStack, mailStackConfig, stopMailStack } from '../stack/mailstack';
+import {
+	appOnlyCredentialData,
+	artifactPath,
+	buildAndPack,
+	CREDENTIAL_TYPE,
+	cliRunDocument,
+	DELEGATED_SCOPE,
+	delegatedCredentialData,
+	E2E_CLIENT,
+	e2eTokenRequests,
+	findMessage,
+	idpAdmin,
+	idpVerify,
+	isRecord,
+	openBrowser,
+	PACKAGE,
+	record,
+	REPO,
+	signIn,
+} from './support';
+
+jest.setTimeout(180_000);
+
+const stack = mailStackConfig();
+const admin = idpAdmin(stack);
+const EXAMPLE_CREDENTIAL = { id: 'm365MailCred01', name: 'Microsoft 365 Mail (reports mailbox)' };
+const WEEKLY = 'm365WeeklyRpt01';
+const HEALTH = 'm365HealthChk01';
+
+let n8n: N8nClient;
+let stackStartedHere = false;
+let cleanupPack: (() => void) | undefined;
+
+beforeAll(async () => {
+	stackStartedHere = await ensureMailStack(stack);
+	await admin.addClient(E2E_CLIENT);
+	await installN8n(); // a no-op once cached
+	const pack = buildAndPack();
+	cleanupPack = pack.cleanup;
+	await startN8n({ packageTarball: pack.tarball });
+	n8n = N8nClient.fromEnv();
+	await n8n.login();
+}, 30 * 60_000);
+
+afterAll(async () => {
+	await stopN8n().catch(() => undefined);
+	cleanupPack?.();
+	if (stackStartedHere && !process.env.MAILSTACK_KEEP) stopMailStack();
+}, 120_000);
+
+async function storedToken(id: string): Promise<Record<string, unknown>> {
+	return record(record((await exportCredential(id)).data).oauthTokenData);
+}
+
+/** Puts token data straight into n8n's database (import:credentials overwrites the row with that id). */
+async function storeCredential(id: string, name: string, data: Record<string, unknown>): Promise<void> {
+	await importCredentials([{ id, name, type: CREDENTIAL_TYPE, data }]);
+}
+
+function runData(result: unknown): Record<string, Array<Record<string, unknown>>> {
+	const runs = record(record(record(record(result).data).resultData).runData);
+	return Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, Array.isArray(v) ? v.filter(isRecord) : []]));
+}
+
+/** Items of a node's output `output` (0 = first) in a CLI run. */
+function cliItems(result: unknown, node: string, output = 0): Array<Record<string, unknown>> {
+	const run = runData(result)[node]?.[0];
+	const main = record(record(run).data).main;
+	const items: unknown = Array.isArray(main) ? main[output] : undefined;
+	return Array.isArray(items) ? items.filter(isRecord).map((i) => record(i.json)) : [];
+}
+
+describe('package load', () => {
+	test('n8n lists both nodes, their Tool variants and the credential type', async () => {
+		const names = (await n8n.nodeTypes()).map((t) => t.name);
+		for (const node of ['sendReportEmail', 'verifyMailbox', 'sendReportEmailTool', 'verifyMailboxTool']) {
+			expect(names).toContain(`${PACKAGE}.${node}`);
+		}
+		const credential = (await n8n.credentialTypes()).find((t) => t.name === CREDENTIAL_TYPE);
+		expect(credential).toMatchObject({ displayName: 'Microsoft 365 Mail OAuth2 API', extends: ['oAuth2Api'] });
+	});
+});
+
+describe('Connect my account (REST)', () => {
+	test('authorize URL -> IdP -> callback; n8n stores refresh_token and n8n_expires_at', async () => {
+		const since = Date.now();
+		const credential = await n8n.createCredential({ name: 'e2e connect', type: CREDENTIAL_TYPE, data: delegatedCredentialData(stack) });
+		const connect = await n8n.connectOAuth2(credential.id);
+		expect(connect).toMatchObject({ ok: true, status: 200 });
+		const authorize = new URL(connect.authorizeUrl);
+		expect(`${authorize.origin}${authorize.pathname}`).toBe(stack.authorizeUrl);
+		expect(authorize.searchParams.get('scope')).toBe(DELEGATED_SCOPE);
+		expect(authorize.searchParams.get('redirect_uri')).toBe(`${n8n.baseUrl}/rest/oauth2-credential/callback`);
+		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'authorization_code', status: 200 })]);
+
+		const token = await storedToken(credential.id);
+		expect(token).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String), scope: expect.stringContaining('SMTP.Send') });
+		expect(Number(token.n8n_expires_at)).toBeGreaterThan(Date.now());
+		expect(await idpVerify(String(token.access_token), 'alice@example.test')).toMatchObject({ ok: true });
+	});
+});
+
+describe('examples executed by n8n (n8n execute)', () => {
+	beforeAll(async () => {
+		await storeCredential(EXAMPLE_CREDENTIAL.id, EXAMPLE_CREDENTIAL.name, delegatedCredentialData(stack));
+		expect(await n8n.connectOAuth2(EXAMPLE_CREDENTIAL.id)).toMatchObject({ ok: true });
+		const example = (file: string): Record<string, unknown> => record(JSON.parse(readFileSync(join(REPO, 'examples', file), 'utf8')));
+		await importWorkflows([
+			{ ...example('weekly-report.json'), id: WEEKLY },
+			{ ...example('mailbox-health-check.json'), id: HEALTH },
+		]);
+	}, 180_000);
+
+	test('weekly report: sent through Postfix, found over IMAP in Dovecot with its table and CSV', async () => {
+		const run = await executeWorkflow(WEEKLY);
+		const sent = cliItems(run.result, 'Send Report Email');
+		expect(sent).toEqual([expect.objectContaining({ accepted: ['reports@example.test'], rejected: [], response: expect.stringMatching(/^250 /) })]);
+
+		const mail = await findMessage('reports@example.test', String(sent[0].messageId));
+		expect(mail.subject).toMatch(/^Weekly service report – week \d+, \d{4}$/);
+		expect(mail.messageId).toBe(sent[0].messageId);
+		expect(mail.from?.value[0]?.address).toBe('alice@example.test');
+		expect(mail.html || '').toContain('Northwind Traders');
+		expect(mail.html || '').toContain('&lt;b&gt;VPN&lt;/b&gt; renewal due'); // escaped, not markup
+		expect(mail.text || '').toContain('Fabrikam & Sons');
+		const csv = mail.attachments.find((a) => a.filename === 'weekly-service-report.csv');
+		expect(csv?.contentType).toMatch(/^text\/csv/);
+		const lines = csv?.content.toString('utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/) ?? [];
+		expect(lines[0]).toContain('Client');
+		expect(lines).toHaveLength(5); // header + four clients
+		expect(lines.join('\n')).toContain('Tailspin Toys');
+	});
+
+	test('health check: Verified, the alert branch stays idle', async () => {
+		const run = await executeWorkflow(HEALTH);
+		expect(cliItems(run.result, 'Verify Mailbox')).toEqual([expect.objectContaining({ status: 'Verified', mailbox: 'alice@example.test', failedCheck: null })]);
+		expect(runData(run.result)['Alert the admin']).toBeUndefined();
+	});
+
+	test('health check: Not Verified when Postfix/Dovecot refuse the token; the alert branch runs', async () => {
+		// A genuine refusal: valid tokens of another user (bob) stored for alice's mailbox, fresh by
+		// n8n_expires_at; a refresh would only bring bob's token again.
+		const bob = await admin.issueTokens({ clientId: E2E_CLIENT.clientId, user: 'bob@example.test', scope: DELEGATED_SCOPE });
+		await storeCredential(EXAMPLE_CREDENTIAL.id, EXAMPLE_CREDENTIAL.name, {
+			...delegatedCredentialData(stack),
+			oauthTokenData: { ...bob, n8n_expires_at: String(Date.now() + 3_600_000) },
+		});
+		const run = await executeWorkflow(HEALTH);
+		const result = cliRunDocument(run.stdout);
+		const [verify] = cliItems(result, 'Verify Mailbox');
+		expect(verify).toMatchObject({
+			status: 'Not Verified',
+			mailbox: 'alice@example.test',
+			failedCheck: expect.any(String),
+			reason: expect.any(String),
+			hint: expect.any(String),
+		});
+		expect(verify.notes).toEqual([expect.stringContaining('issued to bob@example.test, not alice@example.test')]);
+		console.log('Not Verified:', JSON.stringify({ ...verify, checks: undefined, hosts: undefined }));
+		// The If node routed it to the alert, and the alert ran. Through the same refused mailbox it
+		// cannot go out (the example's note says so): Postfix refuses the sign-in and the run fails.
+		expect(cliItems(result, 'Not Verified?', 0)).toHaveLength(1);
+		const alert = runData(result)['Alert the admin'];
+		expect(alert).toHaveLength(1);
+		expect(record(alert[0].error).message).toBe('The SMTP server rejected the OAuth sign-in for this mailbox.');
+		expect(result.status).toBe('error');
+	});
+});
+
+describe('token persistence in n8n', () => {
+	const CRED = { id: 'm365E2eStale001', name: 'e2e stale' };
+
+	async function staleCredential(): Promise<{ token: Record<string, unknown>; since: number }> {
+		const fresh = await admin.issueTokens({ clientId: E2E_CLIENT.clientId, user: 'alice@example.test', scope: DELEGATED_SCOPE });
+		const token = { ...fresh, n8n_expires_at: String(Date.now() - 60_000) };
+		await storeCredential(CRED.id, CRED.name, { ...delegatedCredentialData(stack), oauthTokenData: token });
+		return { token, since: Date.now() };
+	}
+
+	test('a run refreshes a stale token once and n8n stores the new refresh token', async () => {
+		const { token: before, since } = await staleCredential();
+		const path = `e2e-persist-${Date.now()}`;
+		const workflow = await n8n.deployWorkflow(webhookSendWorkflow(path, CRED));
+		const answer = await n8n.callWebhook(path, { body: { run: 'persist' } });
+		expect(answer.status).toBe(200);
+		const refreshes = (await e2eTokenRequests(since)).filter((r) => r.grantType === 'refresh_token');
+		expect(refreshes).toEqual([expect.objectContaining({ status: 200 })]);
+
+		const after = await storedToken(CRED.id);
+		expect(after.refresh_token).toEqual(expect.any(String));
+		expect(after.refresh_token).not.toBe(before.refresh_token);
+		expect(after.access_token).not.toBe(before.access_token);
+		expect(Number(after.n8n_expires_at)).toBeGreaterThan(Date.now());
+		expect(await idpVerify(String(after.access_token), 'alice@example.test')).toMatchObject({ ok: true });
+		// The stored refresh token is one the IdP issued: it redeems.
+		const redeem = await fetch(stack.tokenUrl, {
+			method: 'POST',
+			body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: String(after.refresh_token), client_id: E2E_CLIENT.clientId, client_secret: E2E_CLIENT.clientSecret }),
+		});
+		expect(redeem.status).toBe(200);
+		await n8n.deleteWorkflow(workflow.id);
+	});
+
+	test('two simultaneous webhook executions with the same stale credential: both succeed, one refresh', async () => {
+		const { since } = await staleCredential();
+		const path = `e2e-concurrent-${Date.now()}`;
+		const workflow = await n8n.deployWorkflow(webhookSendWorkflow(path, CRED));
+		await admin.setDelay(300); // widen the window in which both executions need the token
+		const answers = await Promise.all([1, 2].map((i) => n8n.callWebhook(path, { body: { run: `concurrent ${i}` } })));
+		await admin.setDelay(0);
+		for (const answer of answers) {
+			expect(answer.status).toBe(200);
+			expect(answer.json).toMatchObject({ accepted: ['reports@example.test'] });
+		}
+		expect((await e2eTokenRequests(since)).filter((r) => r.grantType === 'refresh_token')).toHaveLength(1);
+		const executions = await n8n.listExecutions({ workflowId: workflow.id });
+		expect(executions.map((e) => e.status)).toEqual(['success', 'success']);
+		await n8n.deleteWorkflow(workflow.id);
+	});
+});
+
+function webhookSendWorkflow(path: string, credential: { id: string; name: string }): Parameters<N8nClient['deployWorkflow']>[0] {
+	return {
+		name: path,
+		nodes: [
+			{ name: 'Webhook', type: 'n8n-nodes-base.webhook', typeVersion: 2, position: [0, 0], parameters: { path, httpMethod: 'POST', responseMode: 'lastNode' } },
+			{
+				name: 'Send Report Email',
+				type: `${PACKAGE}.sendReportEmail`,
+				typeVersion: 1,
+				position: [220, 0],
+				credentials: { [CREDENTIAL_TYPE]: credential },
+				parameters: { mode: 'perItem', to: 'reports@example.test', subject: `={{ "e2e ${path} " + $json.body.run }}`, emailFormat: 'text', text: 'sent by the e2e tier' },
+			},
+		],
+		connections: { Webhook: { main: [[{ node: 'Send Report Email', type: 'main', index: 0 }]] } },
+	};
+}
+
+describe('the credential Test button (POST /rest/credentials/test)', () => {
+	async function testAppOnly(secret: string): Promise<Record<string, unknown>> {
+		const name = `e2e app-only ${secret.slice(0, 5)}`;
+		const data = appOnlyCredentialData(secret, stack);
+		const created = await n8n.createCredential({ name, type: CREDENTIAL_TYPE, data });
+		return record(await n8n.rest('POST', '/rest/credentials/test', { credentials: { id: created.id, name, type: CREDENTIAL_TYPE, data } }));
+	}
+
+	test('client credentials with the right secret: token fetched, OpenID configuration read, success', async () => {
+		const since = Date.now();
+		const answer = await testAppOnly(E2E_CLIENT.clientSecret);
+		console.log('Test button, right secret:', JSON.stringify(answer));
+		expect(answer).toMatchObject({ status: 'OK' });
+		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'client_credentials', status: 200 })]);
+	});
+
+	test('client credentials with a wrong secret: n8n answers its own generic failure', async () => {
+		const since = Date.now();
+		const answer = await testAppOnly('wrong-secret-for-the-e2e-test');
+		console.log('Test button, wrong secret:', JSON.stringify(answer));
+		expect(answer).toMatchObject({ status: 'Error', message: expect.stringContaining('Client authentication failed') });
+		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'client_credentials', status: 401 })]);
+	});
+});
+
+describe('Connect in a real browser (Debian Chromium + playwright-core)', () => {
+	test('sign in, open the credential, click Connect: the popup goes through the IdP and the modal shows "Account connected"', async () => {
+		const credential = await n8n.createCredential({ name: 'e2e browser connect', type: CREDENTIAL_TYPE, data: delegatedCredentialData(stack) });
+		const since = Date.now();
+		const browser = await openBrowser();
+		try {
+			const page = await browser.context.newPage();
+			await signIn(page, n8n.baseUrl, n8n.options.email, n8n.options.password);
+			await page.goto(`${n8n.baseUrl}/home/credentials/${credential.id}`);
+			const connect = page.getByRole('button', { name: /^connect/i }).first();
+			await connect.waitFor({ timeout: 30_000 });
+			await page.screenshot({ path: artifactPath('credential-before-connect.png') });
+			const [popup] = await Promise.all([browser.context.waitForEvent('page'), connect.click()]);
+			await popup.waitForEvent('close', { timeout: 30_000 }).catch(() => undefined);
+			await page.getByText('Account connected').first().waitFor({ timeout: 30_000 });
+			await page.screenshot({ path: artifactPath('credential-account-connected.png') });
+		} finally {
+			await browser.close();
+		}
+		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'authorization_code', status: 200 })]);
+		expect(await storedToken(credential.id)).toMatchObject({ refresh_token: expect.any(String) });
+	});
+});
