@@ -23,6 +23,8 @@ bash test/stack/mailstack.sh install
 npm run test:interop
 
 step "end to end in a real n8n (npm run test:n8n)"
+bash test/stack/mailstack.sh install
+bash test/e2e/setup.sh
 npm run test:n8n
 
 step "queue mode: n8n main + 2 workers, Redis, PostgreSQL (npm run test:scale)"
