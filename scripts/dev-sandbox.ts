@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importCredentials, importWorkflows } from '../test/n8n/cli';
 import { N8nClient } from '../test/n8n/client';
-import { mailStackConfig } from '../test/stack/mailstack';
+import { mailStackConfig, stackCredentialFields } from '../test/stack/mailstack';
 
 const REPO = join(__dirname, '..');
 
@@ -15,21 +15,7 @@ async function main(): Promise<void> {
 			id: 'm365MailCred01',
 			name: 'Microsoft 365 Mail (sandbox)',
 			type: 'microsoftMailOAuth2Api',
-			data: {
-				grantType: 'authorizationCode',
-				tenantId: 'test-tenant',
-				customAuthUrl: stack.authorizeUrl,
-				customTokenUrl: stack.tokenUrl,
-				clientId: stack.client.clientId,
-				clientSecret: stack.client.clientSecret,
-				mailbox: 'alice@example.test',
-				smtpHost: '127.0.0.1',
-				smtpPort: stack.ports.submission,
-				smtpSecurity: 'starttls',
-				imapHost: '127.0.0.1',
-				imapPort: stack.ports.m365Imaps,
-				customCa: readFileSync(stack.caPath, 'utf8'),
-			},
+			data: stackCredentialFields(stack),
 		},
 	]);
 	const connect = await N8nClient.fromEnv().connectOAuth2('m365MailCred01');

@@ -8,7 +8,7 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { TokenRequestRecord } from '../stack/idp';
-import { IdpAdmin, mailStackConfig, type MailStack } from '../stack/mailstack';
+import { IdpAdmin, mailStackConfig, stackCredentialFields, type MailStack } from '../stack/mailstack';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -38,21 +38,7 @@ export function buildAndPack(): { tarball: string; cleanup: () => void } {
 
 /** Delegated (Connect my account) credential data against the stack: alice's mailbox, Postfix, Dovecot "m365". */
 export function delegatedCredentialData(stack: MailStack = mailStackConfig()): Record<string, unknown> {
-	return {
-		grantType: 'authorizationCode',
-		tenantId: 'test-tenant',
-		customAuthUrl: stack.authorizeUrl,
-		customTokenUrl: stack.tokenUrl,
-		clientId: E2E_CLIENT.clientId,
-		clientSecret: E2E_CLIENT.clientSecret,
-		mailbox: 'alice@example.test',
-		smtpHost: '127.0.0.1',
-		smtpPort: stack.ports.submission,
-		smtpSecurity: 'starttls',
-		imapHost: '127.0.0.1',
-		imapPort: stack.ports.m365Imaps,
-		customCa: readFileSync(stack.caPath, 'utf8'),
-	};
+	return { ...stackCredentialFields(stack), clientId: E2E_CLIENT.clientId, clientSecret: E2E_CLIENT.clientSecret };
 }
 
 /** App-only (client credentials) data for the Test button. */

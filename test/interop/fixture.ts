@@ -1,10 +1,8 @@
 /** What the interop tests share: the real stack's IdP admin, tokens it issues, and a credential for the stack. */
-import { readFileSync } from 'node:fs';
-
 import type { IDataObject } from 'n8n-workflow';
 
 import { CredentialStore, credentialData } from '../support/engine';
-import { IdpAdmin, mailStackConfig } from '../stack/mailstack';
+import { IdpAdmin, mailStackConfig, stackCredentialFields } from '../stack/mailstack';
 
 export const stack = mailStackConfig();
 export const admin = new IdpAdmin(stack.idpUrl);
@@ -25,21 +23,7 @@ export function stackStore(oauthTokenData: IDataObject, overrides: IDataObject =
 	s.add({
 		...credential,
 		type: 'microsoftMailOAuth2Api',
-		data: credentialData({
-			clientId: stack.client.clientId,
-			clientSecret: stack.client.clientSecret,
-			customTokenUrl: stack.tokenUrl,
-			customAuthUrl: stack.authorizeUrl,
-			mailbox: ALICE,
-			smtpHost: '127.0.0.1',
-			smtpPort: stack.ports.submission,
-			smtpSecurity: 'starttls',
-			imapHost: '127.0.0.1',
-			imapPort: stack.ports.m365Imaps,
-			customCa: readFileSync(stack.caPath, 'utf8'),
-			oauthTokenData,
-			...overrides,
-		}),
+		data: credentialData({ ...stackCredentialFields(stack), oauthTokenData, ...overrides }),
 	});
 	return s;
 }

@@ -166,3 +166,25 @@ function isTokenResponse(value: unknown): value is TokenResponse {
 function isTokenRequestRecord(value: unknown): value is TokenRequestRecord {
 	return typeof value === 'object' && value !== null && 'grantType' in value && 'status' in value;
 }
+
+/**
+ * The fields of a Microsoft 365 Mail OAuth2 API credential that point it at this stack: its IdP's
+ * endpoints, alice's mailbox, Postfix submission (STARTTLS) and the XOAUTH2-only Dovecot, the CA.
+ */
+export function stackCredentialFields(stack: MailStack = mailStackConfig()): Record<string, string | number> {
+	return {
+		grantType: 'authorizationCode',
+		tenantId: 'test-tenant',
+		customAuthUrl: stack.authorizeUrl,
+		customTokenUrl: stack.tokenUrl,
+		clientId: stack.client.clientId,
+		clientSecret: stack.client.clientSecret,
+		mailbox: 'alice@example.test',
+		smtpHost: '127.0.0.1',
+		smtpPort: stack.ports.submission,
+		smtpSecurity: 'starttls',
+		imapHost: '127.0.0.1',
+		imapPort: stack.ports.m365Imaps,
+		customCa: readFileSync(stack.caPath, 'utf8'),
+	};
+}
