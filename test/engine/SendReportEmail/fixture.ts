@@ -64,15 +64,20 @@ export interface SendRun {
 	error?: Error & { description?: string | null };
 }
 
-/** Runs Items -> Send Report Email with the given parameters; `continueOnFail` sets onError. */
-export async function runSend(store: CredentialStore, items: Item[], parameters: INodeParameters, opts: { continueOnFail?: boolean } = {}): Promise<SendRun> {
-	const { nodes, connections } = chain(items, {
+/** The workflow Items -> Send Report Email with the given parameters; `continueOnFail` sets onError. */
+export function sendWorkflow(items: Item[], parameters: INodeParameters, opts: { continueOnFail?: boolean } = {}) {
+	return chain(items, {
 		name: NODE,
 		type: 'n8n-nodes-m365-mail.sendReportEmail',
 		parameters: { to: 'bob@example.test', subject: 'Report', html: '<p>Hello</p>', ...parameters },
 		credentials: { microsoftMailOAuth2Api: { id: 'cred-1', name: 'M365 reports' } },
 		...(opts.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 	});
+}
+
+/** Runs Items -> Send Report Email with the given parameters; `continueOnFail` sets onError. */
+export async function runSend(store: CredentialStore, items: Item[], parameters: INodeParameters, opts: { continueOnFail?: boolean } = {}): Promise<SendRun> {
+	const { nodes, connections } = sendWorkflow(items, parameters, opts);
 	const result = await runWorkflow({ nodes, connections, store });
 	const error = result.error(NODE);
 	if (error) return { items: [], error };

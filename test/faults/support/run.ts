@@ -5,13 +5,12 @@
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { runVerify, type VerifyParameters } from '../../engine/VerifyMailbox/fixture';
-import { chain, runWorkflow, type CredentialStore } from '../../support/engine';
+import { NODE, sendWorkflow, type Item } from '../../engine/SendReportEmail/fixture';
+import { runWorkflow, type CredentialStore } from '../../support/engine';
 import type { ReceivedMessage } from '../../support/smtp-server';
 import { ledger } from './ledger';
 
-export const NODE = 'Send Report Email';
-
-export type Item = { json: IDataObject; binary?: Record<string, { base64: string; fileName: string; mimeType: string }> };
+export { NODE, type Item };
 
 export interface SendOutcome {
 	items: Array<{ json: IDataObject; pairedItem?: unknown }>;
@@ -20,13 +19,7 @@ export interface SendOutcome {
 
 export async function send(store: CredentialStore, items: Item[], parameters: INodeParameters, opts: { continueOnFail?: boolean } = {}): Promise<SendOutcome> {
 	ledger.watch(store);
-	const { nodes, connections } = chain(items, {
-		name: NODE,
-		type: 'n8n-nodes-m365-mail.sendReportEmail',
-		parameters: { to: 'bob@example.test', subject: 'Report', html: '<p>Hello</p>', ...parameters },
-		credentials: { microsoftMailOAuth2Api: { id: 'cred-1', name: 'M365 reports' } },
-		...(opts.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
-	});
+	const { nodes, connections } = sendWorkflow(items, parameters, opts);
 	const result = await runWorkflow({ nodes, connections, store });
 	ledger.see(result.run.data.resultData);
 	const error = result.error(NODE);
