@@ -188,15 +188,15 @@ server_pid() {
 # n8n-workflow, not a second copy), `npm install` its remaining dependencies without scripts, and
 # record it in the nodes/package.json ledger. At start-up n8n loads every nodes/node_modules/n8n-nodes-*
 # and @scope/n8n-nodes-* folder, whether or not its database knows the package.
-install_package() {
-  local tarball=$1 name version dir
+install_package() { # tarball [nodes dir, default this server's]
+  local tarball=$1 nodes=${2:-$NODES_DIR} name version dir
   [[ -f $tarball ]] || die "no such tarball: $tarball"
   tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
   name=$(tar -xzOf "$tarball" package/package.json | "$NODE_BIN" -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0,"utf8")).name)')
   version=$(tar -xzOf "$tarball" package/package.json | "$NODE_BIN" -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0,"utf8")).version)')
   [[ $name == n8n-nodes-* || $name == @*/n8n-nodes-* ]] ||
     die "package '$name' is not named n8n-nodes-* or @scope/n8n-nodes-*: n8n would not load it"
-  dir=$NODES_DIR/node_modules/$name
+  dir=$nodes/node_modules/$name
   mkdir -p "$dir"
   tar -xzf "$tarball" -C "$dir" --strip-components=1
   local deps
@@ -210,8 +210,8 @@ install_package() {
       --ignore-scripts=true --package-lock=false --loglevel=error >&2)
   fi
   printf '{\n  "name": "installed-nodes",\n  "private": true,\n  "dependencies": {\n    "%s": "%s"\n  }\n}\n' \
-    "$name" "$version" >"$NODES_DIR/package.json"
-  echo "$name" >"$STATE_DIR/package-name"
+    "$name" "$version" >"$nodes/package.json"
+  [[ $nodes != "$NODES_DIR" ]] || echo "$name" >"$STATE_DIR/package-name"
   log "installed $name@$version into $dir ($deps runtime dependencies)"
 }
 
@@ -322,5 +322,6 @@ case "${1:-}" in
   cli) shift; cmd_cli "$@" ;;
   env) cmd_env ;;
   logs) echo "$LOG_FILE" ;;
+  install-package) shift; require_installed; install_package "$1" "$2/.n8n/nodes" ;; # tarball user_folder (queue.sh)
   *) die "usage: $0 install|start [--package <tarball>]|stop|status|cli <args>|env|logs" ;;
 esac

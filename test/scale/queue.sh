@@ -133,28 +133,10 @@ stop_postgres() {
 }
 
 # ------------------------------------------------------------------------------------- n8n
-# Installs the tarball the way n8n 2.41 installs a community package (as test/n8n/n8n.sh does):
-# unpack into <user folder>/.n8n/nodes/node_modules/<name>, drop dev/peer/optional dependencies,
-# record it in nodes/package.json. Every instance loads packages from its own user folder at start.
+# Installs the tarball the way n8n 2.41 installs a community package, with test/n8n/n8n.sh's installer:
+# every instance loads packages from its own <user folder>/.n8n/nodes at start.
 install_package() { # tarball user_folder
-  local tarball=$1 nodes=$2/.n8n/nodes name version dir
-  name=$(tar -xzOf "$tarball" package/package.json | "$NODE_BIN" -p 'JSON.parse(require("fs").readFileSync(0,"utf8")).name')
-  version=$(tar -xzOf "$tarball" package/package.json | "$NODE_BIN" -p 'JSON.parse(require("fs").readFileSync(0,"utf8")).version')
-  dir=$nodes/node_modules/$name
-  mkdir -p "$dir"
-  tar -xzf "$tarball" -C "$dir" --strip-components=1
-  local deps
-  deps=$("$NODE_BIN" -e '
-    const fs = require("fs"); const f = process.argv[1];
-    const { devDependencies, peerDependencies, optionalDependencies, ...pkg } = JSON.parse(fs.readFileSync(f, "utf8"));
-    fs.writeFileSync(f, JSON.stringify(pkg, null, 2));
-    process.stdout.write(String(Object.keys(pkg.dependencies || {}).length));' "$dir/package.json")
-  if ((deps > 0)); then
-    (cd "$dir" && npm install --audit=false --fund=false --bin-links=false --install-strategy=shallow \
-      --ignore-scripts=true --package-lock=false --loglevel=error >&2)
-  fi
-  printf '{\n  "name": "installed-nodes",\n  "private": true,\n  "dependencies": {\n    "%s": "%s"\n  }\n}\n' \
-    "$name" "$version" >"$nodes/package.json"
+  bash "$N8N_SH" install-package "$1" "$2"
 }
 
 # Base env from test/n8n/n8n.sh (owner managed by env, loopback, telemetry off), then ours on top.
