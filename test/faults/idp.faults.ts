@@ -40,8 +40,10 @@ describe('identity provider faults', () => {
 			expect(String(v.code)).toMatch(/TIMEOUT/);
 			expect(Date.now() - started).toBeLessThan(2200);
 			expect(bed.smtp.connections).toBe(0);
-			// n8n shares one in-flight refresh per credential: let it end before the next case.
-			while (bed.idp.tokenRequests.length === 0) await sleep(50);
+			// n8n shares one in-flight refresh per credential (same id in every case): let it end,
+			// saved and its lease released, before the next case, or that case joins it.
+			while (store.tokenUpdates.length === 0) await sleep(50);
+			await sleep(100);
 			return `Not Verified in ${Date.now() - started} ms: ${String(v.code)}`;
 		});
 	});

@@ -89,8 +89,10 @@ describe('Verify Mailbox over IMAP', () => {
 		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'token', code: 'TOKEN_TIMEOUT' });
 		expect(Date.now() - started).toBeLessThan(2000);
 		expect(imap.logins).toHaveLength(0);
-		// n8n shares one in-flight refresh per credential: let this one end before the next test.
-		while (idp.tokenRequests.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+		// n8n shares one in-flight refresh per credential (same id in every test): let it end,
+		// saved and its lease released, before the next test, or that test joins it.
+		while (store.tokenUpdates.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+		await new Promise((resolve) => setTimeout(resolve, 100));
 	});
 
 	it('never puts a token or secret into the output or the error', async () => {
