@@ -2,7 +2,10 @@
 const ts = {
 	'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
 };
-const common = { testEnvironment: 'node', transform: ts, moduleFileExtensions: ['ts', 'js', 'json'] };
+// `Foo.node.js` in an import names the TypeScript source: tsx (demo, bench, dev) would otherwise pick
+// the codex file `Foo.node.json` next to `Foo.node.ts`.
+const moduleNameMapper = { '^(\\.{1,2}/.*\\.node)\\.js$': '$1' };
+const common = { testEnvironment: 'node', transform: ts, moduleFileExtensions: ['ts', 'js', 'json'], moduleNameMapper };
 
 module.exports = {
 	testTimeout: 120000,

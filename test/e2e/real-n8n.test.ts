@@ -248,9 +248,9 @@ function webhookSendWorkflow(path: string, credential: { id: string; name: strin
 }
 
 describe('the credential Test button (POST /rest/credentials/test)', () => {
-	async function testAppOnly(secret: string): Promise<Record<string, unknown>> {
-		const name = `e2e app-only ${secret.slice(0, 5)}`;
-		const data = appOnlyCredentialData(secret, stack);
+	async function testAppOnly(secret: string, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+		const name = `e2e app-only ${secret.slice(0, 5)}${Object.keys(extra).length ? ' restricted' : ''}`;
+		const data = { ...appOnlyCredentialData(secret, stack), ...extra };
 		const created = await n8n.createCredential({ name, type: CREDENTIAL_TYPE, data });
 		return record(await n8n.rest('POST', '/rest/credentials/test', { credentials: { id: created.id, name, type: CREDENTIAL_TYPE, data } }));
 	}
@@ -259,6 +259,14 @@ describe('the credential Test button (POST /rest/credentials/test)', () => {
 		const since = Date.now();
 		const answer = await testAppOnly(E2E_CLIENT.clientSecret);
 		console.log('Test button, right secret:', JSON.stringify(answer));
+		expect(answer).toMatchObject({ status: 'OK' });
+		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'client_credentials', status: 200 })]);
+	});
+
+	test('client credentials barred from HTTP Request nodes (Allowed HTTP Request Domains: None): still success', async () => {
+		const since = Date.now();
+		const answer = await testAppOnly(E2E_CLIENT.clientSecret, { allowedHttpRequestDomains: 'none' });
+		console.log('Test button, right secret, HTTP Request domains None:', JSON.stringify(answer));
 		expect(answer).toMatchObject({ status: 'OK' });
 		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'client_credentials', status: 200 })]);
 	});

@@ -34,8 +34,9 @@ import {
 } from 'n8n-workflow';
 
 import { MicrosoftMailOAuth2Api } from '../../credentials/MicrosoftMailOAuth2Api.credentials';
-import { SendReportEmail } from '../../nodes/SendReportEmail/SendReportEmail.node';
-import { VerifyMailbox } from '../../nodes/VerifyMailbox/VerifyMailbox.node';
+// `.node.js` so that tsx does not load the codex file SendReportEmail.node.json (see jest.config.js).
+import { SendReportEmail } from '../../nodes/SendReportEmail/SendReportEmail.node.js';
+import { VerifyMailbox } from '../../nodes/VerifyMailbox/VerifyMailbox.node.js';
 import { CREDENTIAL_TYPE } from '../../nodes/shared/constants';
 import { TestItems } from './test-items.node';
 import { TokenProbe } from './token-probe.node';

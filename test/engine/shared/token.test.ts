@@ -113,6 +113,16 @@ describe('token lifecycle', () => {
 		const check = idp.verify(String(store.tokenData('cred-1').access_token), USER);
 		expect(check.ok && check.claims.aud).toBe('https://outlook.office365.com');
 	});
+
+	// The README advises setting n8n's "Allowed HTTP Request Domains" to None, so that no HTTP
+	// Request node can carry this credential's token elsewhere: the token lifecycle must not mind.
+	it('still refreshes and fetches tokens when the credential is barred from HTTP Request nodes', async () => {
+		const delegated = storeWith({ allowedHttpRequestDomains: 'none', oauthTokenData: seeded(60_000) });
+		expect((await probe(delegated)).output('Probe')[0].json.refreshes).toBe(1);
+		const appOnly = storeWith({ allowedHttpRequestDomains: 'none', grantType: 'clientCredentials', oauthTokenData: {} });
+		expect((await probe(appOnly)).output('Probe')[0].json.refreshes).toBe(1);
+		expect(idp.tokenRequests.map((r) => r.grantType)).toEqual(['refresh_token', 'client_credentials']);
+	});
 });
 
 describe('token endpoint errors become advice', () => {
