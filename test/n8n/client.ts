@@ -322,10 +322,24 @@ export class N8nClient {
 		await this.rest('POST', `/rest/workflows/${encodeURIComponent(id)}/deactivate`, {});
 	}
 
-	/** Archives (which unpublishes) and then deletes a workflow: n8n 2.x deletes archived workflows only. */
+	/**
+	 * Archives (which unpublishes) and then deletes a workflow: n8n 2.x deletes archived workflows only.
+	 * Unpublishing finishes in the background; until it has, DELETE answers 409 "still being
+	 * unpublished", which is retried for up to 15 s.
+	 */
 	async deleteWorkflow(id: string): Promise<void> {
-		await this.rest('POST', `/rest/workflows/${encodeURIComponent(id)}/archive`, {});
-		await this.rest('DELETE', `/rest/workflows/${encodeURIComponent(id)}`);
+		const path = `/rest/workflows/${encodeURIComponent(id)}`;
+		await this.rest('POST', `${path}/archive`, {});
+		const deadline = Date.now() + 15_000;
+		for (;;) {
+			try {
+				await this.rest('DELETE', path);
+				return;
+			} catch (error) {
+				if (!(error instanceof N8nApiError && error.status === 409) || Date.now() > deadline) throw error;
+				await new Promise((resolve) => setTimeout(resolve, 250));
+			}
+		}
 	}
 
 	/** Creates and activates in one go. */
