@@ -44,7 +44,8 @@ async function toAttachment(
 	const fileName = binary.fileName || (binary.fileExtension ? `${name}.${binary.fileExtension}` : name);
 	const contentType = binary.mimeType || 'application/octet-stream';
 	if (binary.id) {
-		const { fileSize } = await ctx.helpers.getBinaryMetadata(binary.id);
+		// n8n 2.x records the size in `bytes` when it stores the file; older entries need a metadata read.
+		const fileSize = typeof binary.bytes === 'number' && binary.bytes >= 0 ? binary.bytes : (await ctx.helpers.getBinaryMetadata(binary.id)).fileSize;
 		const content = await ctx.helpers.getBinaryStream(binary.id);
 		return { origin, fileName, contentType, size: fileSize, content, cid: inline ? name : undefined };
 	}

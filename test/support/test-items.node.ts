@@ -3,7 +3,8 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 
 interface ItemSpec {
 	json: Record<string, unknown>;
-	binary?: Record<string, { base64: string; fileName: string; mimeType: string }>;
+	/** `dropBytes`: remove the size n8n 2.x records (`bytes`), as on binaries stored by older n8n. */
+	binary?: Record<string, { base64: string; fileName: string; mimeType: string; dropBytes?: boolean }>;
 }
 
 export class TestItems implements INodeType {
@@ -26,8 +27,11 @@ export class TestItems implements INodeType {
 			const item: INodeExecutionData = { json: spec.json as INodeExecutionData['json'] };
 			if (spec.binary) {
 				item.binary = {};
-				for (const [key, b] of Object.entries(spec.binary))
-					item.binary[key] = await this.helpers.prepareBinaryData(Buffer.from(b.base64, 'base64'), b.fileName, b.mimeType);
+				for (const [key, b] of Object.entries(spec.binary)) {
+					const data = await this.helpers.prepareBinaryData(Buffer.from(b.base64, 'base64'), b.fileName, b.mimeType);
+					if (b.dropBytes) delete data.bytes;
+					item.binary[key] = data;
+				}
 			}
 			out.push(item);
 		}

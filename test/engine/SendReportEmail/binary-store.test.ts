@@ -1,0 +1,60 @@
+/**
+ * Attachments kept in n8n's filesystem binary data store (what a self-hosted n8n 2.x uses): the node
+ * streams them from the store and they arrive byte for byte; the size limit holds whether n8n
+ * recorded the file's size on the binary (`bytes`, n8n 2.x) or the node has to read it from the
+ * store's metadata (binaries stored by older versions).
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+import { BinaryDataService } from 'n8n-core';
+import type { INodeParameters } from 'n8n-workflow';
+
+import { runWorkflow } from '../../support/engine';
+import { b64, NODE, sendWorkflow, startBed, storeFor, type Bed } from './fixture';
+
+let bed: Bed;
+beforeAll(async () => {
+	// n8n-core may carry its own copy of @n8n/di: use the container it registers its services in.
+	const fromCore = createRequire(require.resolve('n8n-core'));
+	const { Container } = fromCore('@n8n/di') as { Container: { get<T>(type: new (...args: never[]) => T): T } };
+	await Container.get(BinaryDataService).init();
+	bed = await startBed();
+});
+afterAll(async () => await bed.stop());
+beforeEach(() => bed.smtp.reset());
+
+const file = randomBytes(300 * 1024);
+
+async function send(dropBytes: boolean, options: INodeParameters = {}) {
+	const { nodes, connections } = sendWorkflow(
+		[{ json: {}, binary: { data: { base64: b64(file), fileName: 'export.bin', mimeType: 'application/octet-stream', dropBytes } } }],
+		{ attachments: 'data', options },
+		{ continueOnFail: true },
+	);
+	const result = await runWorkflow({ nodes, connections, store: storeFor(bed) });
+	return { stored: result.output('Items')[0].binary?.data, sent: result.output(NODE) };
+}
+
+describe.each([
+	['with the size n8n recorded (bytes)', false],
+	['without it (read from the store metadata)', true],
+])('an attachment in the filesystem binary data store, %s', (_title, dropBytes) => {
+	it('is sent byte for byte', async () => {
+		const { stored, sent } = await send(dropBytes);
+		// The item carries a reference into the store, not the file itself.
+		expect(stored).toMatchObject({ id: expect.stringMatching(/^filesystem/), fileName: 'export.bin' });
+		expect(stored?.bytes).toBe(dropBytes ? undefined : file.length);
+		expect(sent[0].json).toMatchObject({ accepted: ['bob@example.test'] });
+		const mail = await bed.smtp.parsed(0);
+		expect(mail.attachments).toHaveLength(1);
+		expect(mail.attachments[0].filename).toBe('export.bin');
+		expect(mail.attachments[0].content.equals(file)).toBe(true);
+	});
+
+	it('is refused before anything is sent when it makes the message too big', async () => {
+		const { sent } = await send(dropBytes, { maxMessageSizeMb: 0.2 });
+		expect(sent[0].json).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/Attachments|size/i), hint: expect.stringMatching(/Max Message Size/) });
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+});
