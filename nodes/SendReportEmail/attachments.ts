@@ -1,12 +1,19 @@
 /**
  * Binary data of input items -> attachments. Files kept in n8n's binary data store (filesystem,
- * S3, database) are streamed, never loaded whole; in-memory binaries are decoded once.
+ * S3, database) are streamed, never loaded whole, except small ones: files up to 1 MB, 4 MB in
+ * all per field (Attachments, Inline Images) of one message, are read in one go, which costs much
+ * less per file than opening a stream. In-memory binaries are decoded once.
  */
 import type { IBinaryData, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { BINARY_ENCODING } from 'n8n-workflow';
 
 import { MailError, inputFailure } from '../shared/errors';
 import type { AttachmentInput } from './message';
+
+/** Files up to this size are read whole instead of streamed... */
+const SMALL_FILE_BYTES = 1024 * 1024;
+/** ...while the files read whole for one field of one message stay within this. */
+const FIELD_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface AttachmentRequest {
 	/** Binary property names; `*` stands for all of the item's properties. */
@@ -37,15 +44,20 @@ export function parseNameList(value: unknown): string[] {
 async function toAttachment(
 	ctx: IExecuteFunctions,
 	binary: IBinaryData,
-	origin: string,
-	name: string,
-	inline: boolean,
+	at: { origin: string; name: string; index: number; inline: boolean; budget: { bytes: number } },
 ): Promise<AttachmentInput> {
+	const { origin, name, inline } = at;
 	const fileName = binary.fileName || (binary.fileExtension ? `${name}.${binary.fileExtension}` : name);
 	const contentType = binary.mimeType || 'application/octet-stream';
 	if (binary.id) {
 		// n8n 2.x records the size in `bytes` when it stores the file; older entries need a metadata read.
 		const fileSize = typeof binary.bytes === 'number' && binary.bytes >= 0 ? binary.bytes : (await ctx.helpers.getBinaryMetadata(binary.id)).fileSize;
+		const whole = fileSize <= SMALL_FILE_BYTES && fileSize <= at.budget.bytes;
+		if (whole) at.budget.bytes -= fileSize;
+		if (whole) {
+			const content = await ctx.helpers.getBinaryDataBuffer(at.index, name);
+			return { origin, fileName, contentType, size: content.length, content, cid: inline ? name : undefined };
+		}
 		const content = await ctx.helpers.getBinaryStream(binary.id);
 		return { origin, fileName, contentType, size: fileSize, content, cid: inline ? name : undefined };
 	}
@@ -66,6 +78,7 @@ export async function loadAttachments(
 	const out: AttachmentInput[] = [];
 	const field = request.inline ? 'Inline Images' : 'Attachments';
 	const several = itemIndexes.length > 1;
+	const budget = { bytes: FIELD_BUFFER_BYTES };
 	for (const name of request.names) {
 		let found = false;
 		for (const index of itemIndexes) {
@@ -77,7 +90,7 @@ export async function loadAttachments(
 					continue;
 				}
 				found = true;
-				const attachment = await toAttachment(ctx, binary, `binary property "${key}" of item ${index + 1}`, key, request.inline === true);
+				const attachment = await toAttachment(ctx, binary, { origin: `binary property "${key}" of item ${index + 1}`, name: key, index, inline: request.inline === true, budget });
 				// An empty file is almost always a failed download or export upstream, not a report.
 				if (attachment.size === 0) {
 					if (!Buffer.isBuffer(attachment.content)) attachment.content.destroy();

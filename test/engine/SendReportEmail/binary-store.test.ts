@@ -1,6 +1,7 @@
 /**
  * Attachments kept in n8n's filesystem binary data store (what a self-hosted n8n 2.x uses): the node
- * streams them from the store and they arrive byte for byte; the size limit holds whether n8n
+ * reads small files whole and streams the others from the store (within a per-message budget), and
+ * either way they arrive byte for byte; the size limit holds whether n8n
  * recorded the file's size on the binary (`bytes`, n8n 2.x) or the node has to read it from the
  * store's metadata (binaries stored by older versions).
  */
@@ -56,5 +57,19 @@ describe.each([
 		const { sent } = await send(dropBytes, { maxMessageSizeMb: 0.2 });
 		expect(sent[0].json).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/Attachments|size/i), hint: expect.stringMatching(/Max Message Size/) });
 		expect(bed.smtp.messages).toHaveLength(0);
+	});
+});
+
+describe('files read whole and files streamed, in one message', () => {
+	it('a report with one big file and more small files than the read-whole budget: all arrive byte for byte', async () => {
+		const big = randomBytes(1536 * 1024); // over the 1 MB read-whole limit: streamed
+		const small = Array.from({ length: 6 }, () => randomBytes(900 * 1024)); // 5.4 MB: over the 4 MB budget
+		const items = [big, ...small].map((content, i) => ({ json: { n: i }, binary: { data: { base64: b64(content), fileName: `f${i}.bin`, mimeType: 'application/octet-stream' } } }));
+		const { nodes, connections } = sendWorkflow(items, { mode: 'report', attachments: 'data', reportOutput: 'table', options: { maxMessageSizeMb: 20 } });
+		const result = await runWorkflow({ nodes, connections, store: storeFor(bed) });
+		expect(result.error(NODE)).toBeUndefined();
+		const mail = await bed.smtp.parsed(0);
+		expect(mail.attachments.map((a) => a.filename)).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin', 'f4.bin', 'f5.bin', 'f6.bin']);
+		[big, ...small].forEach((content, i) => expect(mail.attachments[i].content.equals(content)).toBe(true));
 	});
 });
