@@ -1,4 +1,16 @@
 /** Test tiers: unit (pure), engine (n8n-core WorkflowExecute + in-process servers), interop (real Postfix/Dovecot). */
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const path = require('node:path');
+
+// The engine harness gives each jest worker its own n8n user folder (with a binary data store)
+// under this one, which goes when jest ends.
+if (!process.env.N8N_M365_TMP) {
+	const root = mkdtempSync(path.join(tmpdir(), 'n8n-m365-jest-'));
+	process.env.N8N_M365_TMP = root;
+	process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+}
+
 const ts = {
 	'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
 };

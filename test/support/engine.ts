@@ -2,11 +2,18 @@
  * Runs workflow JSON through n8n-core's real WorkflowExecute, with the package's node types and a
  * credentials helper that really stores credential data (so a test can see a refresh persisted).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-process.env.N8N_USER_FOLDER ??= mkdtempSync(path.join(tmpdir(), 'n8n-m365-engine-'));
+if (!process.env.N8N_USER_FOLDER) {
+	// A throw-away n8n user folder (binary data store included) for this process, removed at exit.
+	// Under jest the workers are killed rather than exit: jest.config.js gives them a parent folder
+	// (N8N_M365_TMP) that the main jest process removes.
+	const folder = mkdtempSync(path.join(process.env.N8N_M365_TMP ?? tmpdir(), 'n8n-m365-engine-'));
+	process.env.N8N_USER_FOLDER = folder;
+	process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+}
 // n8n-core wants an instance key; without one it generates and announces it on every run
 process.env.N8N_ENCRYPTION_KEY ??= 'n8n-nodes-m365-mail-engine-tests';
 
