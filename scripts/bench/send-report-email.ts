@@ -13,17 +13,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 
-import { BinaryDataService } from 'n8n-core';
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 
 import { startIdp } from '../../test/stack/idp';
-import { CredentialStore, NODE_TYPES, credentialData, runWorkflow } from '../../test/support/engine';
+import { CredentialStore, NODE_TYPES, credentialData, runWorkflow, useFilesystemBinaryData } from '../../test/support/engine';
 import { fixtureCertificate } from '../../test/support/smtp-server';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
@@ -134,10 +132,7 @@ function workflow(node: { name: string; type: string; typeVersion: number; param
 }
 
 async function main() {
-	// n8n-core may carry its own copy of @n8n/di: use the container it registers its services in.
-	const fromCore = createRequire(require.resolve('n8n-core'));
-	const { Container } = fromCore('@n8n/di') as { Container: { get<T>(type: new (...args: never[]) => T): T } };
-	await Container.get(BinaryDataService).init();
+	await useFilesystemBinaryData();
 	NODE_TYPES['bench.items'] = new BenchItems();
 	let builtinAvailable = process.env.BENCH_BUILTIN !== '0'; // BENCH_BUILTIN=0 skips the slow built-in node (profiling)
 	try {
@@ -257,7 +252,7 @@ async function main() {
 	console.log('');
 	const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 	if (builtinMs !== undefined) console.log(`built-in / this node   ${(builtinMs / oursMs).toFixed(2)}x   (target >= 3x)      ${verdict(builtinMs / oursMs >= 3)}`);
-	else console.log('built-in / this node   n/a     (n8n-nodes-base not installed)');
+	else console.log(`built-in / this node   n/a     (${process.env.BENCH_BUILTIN === '0' ? 'skipped: BENCH_BUILTIN=0' : 'n8n-nodes-base not installed'})`);
 	const perRound = oursRounds.map((ms, i) => `${(ms / floorRounds[i]).toFixed(2)}${process.env.BENCH_VERBOSE ? ` (${ms.toFixed(0)}/${floorRounds[i].toFixed(0)} ms)` : ""}`).join(', ');
 	console.log(`this node / floor      ${floorRatio.toFixed(2)}x   (target <= 1.25x)   ${verdict(floorRatio <= 1.25)}   (median of the rounds: ${perRound})`);
 	console.log(`token refreshes        ${refreshes}       (most in one execution; target <= 1, token expired at the start of each)   ${verdict(refreshes <= 1)}`);

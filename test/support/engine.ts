@@ -3,6 +3,7 @@
  * credentials helper that really stores credential data (so a test can see a refresh persisted).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -17,7 +18,7 @@ if (!process.env.N8N_USER_FOLDER) {
 // n8n-core wants an instance key; without one it generates and announces it on every run
 process.env.N8N_ENCRYPTION_KEY ??= 'n8n-nodes-m365-mail-engine-tests';
 
-import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
+import { BinaryDataService, ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
 	ICredentialsHelper,
 	Workflow,
@@ -252,6 +253,17 @@ function stubbed<T extends object>(given: Partial<T>): T {
 			return undefined;
 		},
 	}) as T;
+}
+
+/**
+ * Switches n8n's binary data to its filesystem store (under N8N_USER_FOLDER), as a self-hosted n8n
+ * 2.x keeps it: binaries then carry an id into the store instead of their bytes.
+ */
+export async function useFilesystemBinaryData(): Promise<void> {
+	// n8n-core may carry its own copy of @n8n/di: use the container it registers its services in.
+	const fromCore = createRequire(require.resolve('n8n-core'));
+	const { Container } = fromCore('@n8n/di') as { Container: { get<T>(type: new (...args: never[]) => T): T } };
+	await Container.get(BinaryDataService).init();
 }
 
 export async function runWorkflow({ nodes, connections, store, mode = 'manual', start: startName }: RunOptions): Promise<RunResult> {

@@ -6,20 +6,15 @@
  * store's metadata (binaries stored by older versions).
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 
-import { BinaryDataService } from 'n8n-core';
 import type { INodeParameters } from 'n8n-workflow';
 
-import { runWorkflow } from '../../support/engine';
+import { runWorkflow, useFilesystemBinaryData } from '../../support/engine';
 import { b64, NODE, sendWorkflow, startBed, storeFor, type Bed } from './fixture';
 
 let bed: Bed;
 beforeAll(async () => {
-	// n8n-core may carry its own copy of @n8n/di: use the container it registers its services in.
-	const fromCore = createRequire(require.resolve('n8n-core'));
-	const { Container } = fromCore('@n8n/di') as { Container: { get<T>(type: new (...args: never[]) => T): T } };
-	await Container.get(BinaryDataService).init();
+	await useFilesystemBinaryData();
 	bed = await startBed();
 });
 afterAll(async () => await bed.stop());
