@@ -52,9 +52,8 @@ async function toAttachment(
 	if (binary.id) {
 		// n8n 2.x records the size in `bytes` when it stores the file; older entries need a metadata read.
 		const fileSize = typeof binary.bytes === 'number' && binary.bytes >= 0 ? binary.bytes : (await ctx.helpers.getBinaryMetadata(binary.id)).fileSize;
-		const whole = fileSize <= SMALL_FILE_BYTES && fileSize <= at.budget.bytes;
-		if (whole) at.budget.bytes -= fileSize;
-		if (whole) {
+		if (fileSize <= SMALL_FILE_BYTES && fileSize <= at.budget.bytes) {
+			at.budget.bytes -= fileSize;
 			const content = await ctx.helpers.getBinaryDataBuffer(at.index, name);
 			return { origin, fileName, contentType, size: content.length, content, cid: inline ? name : undefined };
 		}
