@@ -17,7 +17,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 
 import { N8nClient, type ExecutionSummary } from '../n8n/client';
-import { IdpAdmin, mailStackConfig } from '../stack/mailstack';
+import { IdpAdmin, mailStackConfig, stackCredentialFields } from '../stack/mailstack';
 
 const REPO = resolve(__dirname, '..', '..');
 const QUEUE_SH = join(__dirname, 'queue.sh');
@@ -173,19 +173,10 @@ async function run(): Promise<void> {
 			name: `Scale ${tag}`,
 			type: 'microsoftMailOAuth2Api',
 			data: {
-				grantType: 'authorizationCode',
-				cloud: 'global',
-				clientId: stack.client.clientId,
-				clientSecret: stack.client.clientSecret,
-				customAuthUrl: stack.authorizeUrl,
+				...stackCredentialFields(stack),
+				// Through the proxy that records each refresh (which refresh token went in and came out).
 				customTokenUrl: `${proxy.url}/test-tenant/oauth2/v2.0/token`,
 				mailbox: ALICE,
-				smtpHost: '127.0.0.1',
-				smtpPort: stack.ports.submission,
-				smtpSecurity: 'starttls',
-				imapHost: '127.0.0.1',
-				imapPort: stack.ports.m365Imaps,
-				customCa: readFileSync(stack.caPath, 'utf8'),
 				// Stale: n8n (and the node) must refresh before the first send.
 				oauthTokenData: { ...issued, n8n_expires_at: String(Date.now() - 60_000) },
 			},
