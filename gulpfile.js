@@ -13,6 +13,7 @@ const entries = [
 	'credentials/MicrosoftMailOAuth2Api.credentials.ts',
 	'nodes/SendReportEmail/SendReportEmail.node.ts',
 	'nodes/VerifyMailbox/VerifyMailbox.node.ts',
+	'nodes/MailTrigger/MailTrigger.node.ts',
 ];
 
 function clean(done) {

@@ -4,7 +4,7 @@
  * refresh token is saved and concurrent executions are serialized by n8n), and allows exactly one
  * forced refresh when a mail server still rejects the token.
  */
-import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, ILoadOptionsFunctions, ITriggerFunctions } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, TOKEN_REFRESH_MARGIN_MS } from './constants';
 import { MailError, TOKEN_FAILURES, describeTokenError, type MailFailure } from './errors';
@@ -69,6 +69,9 @@ export async function readCredentialSettings(ctx: IExecuteFunctions): Promise<Ma
 	return settingsOf(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
 }
 
+/** Every n8n context a mail node reads its token in: an execution, a trigger, a dropdown. */
+export type TokenContext = IExecuteFunctions | ITriggerFunctions | ILoadOptionsFunctions;
+
 export class TokenSession {
 	private tokenData: TokenData;
 
@@ -78,7 +81,7 @@ export class TokenSession {
 	refreshes = 0;
 
 	private constructor(
-		private readonly ctx: IExecuteFunctions,
+		private readonly ctx: TokenContext,
 		private readonly credentials: IDataObject,
 		readonly settings: MailboxSettings,
 	) {
@@ -86,7 +89,7 @@ export class TokenSession {
 	}
 
 	/** Reads the credential and makes sure a fresh access token is at hand. */
-	static async open(ctx: IExecuteFunctions): Promise<TokenSession> {
+	static async open(ctx: TokenContext): Promise<TokenSession> {
 		const credentials = await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE);
 		if (typeof ctx.helpers.refreshOAuth2Token !== 'function')
 			throw new MailError({

@@ -45,6 +45,7 @@ import { MicrosoftMailOAuth2Api } from '../../credentials/MicrosoftMailOAuth2Api
 // `.node.js` so that tsx does not load the codex file SendReportEmail.node.json (see jest.config.js).
 import { SendReportEmail } from '../../nodes/SendReportEmail/SendReportEmail.node.js';
 import { VerifyMailbox } from '../../nodes/VerifyMailbox/VerifyMailbox.node.js';
+import { MailTrigger } from '../../nodes/MailTrigger/MailTrigger.node.js';
 import { CREDENTIAL_TYPE } from '../../nodes/shared/constants';
 import { TestItems } from './test-items.node';
 import { TokenProbe } from './token-probe.node';
@@ -52,6 +53,7 @@ import { TokenProbe } from './token-probe.node';
 export const NODE_TYPES: Record<string, INodeType> = {
 	'n8n-nodes-m365-mail.sendReportEmail': new SendReportEmail(),
 	'n8n-nodes-m365-mail.verifyMailbox': new VerifyMailbox(),
+	'n8n-nodes-m365-mail.mailTrigger': new MailTrigger(),
 	'test.items': new TestItems(),
 	'test.tokenProbe': new TokenProbe(),
 };

@@ -39,6 +39,8 @@ declare module 'hoodiecrow-imap' {
 
 	export interface HoodiecrowMailbox {
 		messages: HoodiecrowMessage[];
+		uidvalidity: number;
+		uidnext: number;
 	}
 
 	export interface HoodiecrowServer {

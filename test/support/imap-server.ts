@@ -58,6 +58,13 @@ export interface ImapServer {
 	deliver(raw: string, options?: { folder?: string; flags?: string[] }): StoredMessage;
 	/** The messages of a folder, without those flagged \Deleted and expunged. */
 	messages(folder?: string): StoredMessage[];
+	/**
+	 * Rebuilds a folder as a server does when its UIDVALIDITY changes: a new UIDVALIDITY, the
+	 * messages renumbered from UID 1, and every session dropped.
+	 */
+	resetUidValidity(folder?: string): number;
+	/** Drops every client connection, as a server restart does. */
+	dropConnections(): void;
 	stop(): Promise<void>;
 }
 
@@ -209,6 +216,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			setMode: unsupported,
 			deliver: unsupported,
 			messages: unsupported,
+			resetUidValidity: unsupported,
+			dropConnections: unsupported,
 			stop: async () => await stall?.stop(),
 		};
 	}
@@ -227,7 +236,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		},
 	};
 	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
-		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus',
+		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus', 'idle', 'move',
 		oauthPlugin(options, logins, () => current),
 		notConnectedGate,
 	];
@@ -268,6 +277,17 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			return stored(imap.appendMessage(folder, flags, undefined, raw).message);
 		},
 		messages: (folder = 'INBOX') => mailboxOf(folder).messages.map(stored),
+		resetUidValidity: (folder = 'INBOX') => {
+			const box = mailboxOf(folder);
+			box.uidvalidity += 1000;
+			box.messages.forEach((m, i) => (m.uid = i + 1));
+			box.uidnext = box.messages.length + 1;
+			for (const s of sockets) s.destroy();
+			return box.uidvalidity;
+		},
+		dropConnections: () => {
+			for (const s of sockets) s.destroy();
+		},
 		stop: async () => {
 			for (const s of sockets) s.destroy();
 			await close(imap.server);

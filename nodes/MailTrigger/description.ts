@@ -1,0 +1,148 @@
+/** Microsoft 365 Mail Trigger: UI only. */
+import type { INodeProperties } from 'n8n-workflow';
+
+export const mailTriggerProperties: INodeProperties[] = [
+	{
+		displayName: 'Folder',
+		name: 'folder',
+		type: 'resourceLocator',
+		default: { mode: 'path', value: 'INBOX' },
+		required: true,
+		description: 'The folder to watch',
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				typeOptions: { searchListMethod: 'searchFolders', searchable: true },
+			},
+			{
+				displayName: 'By Path',
+				name: 'path',
+				type: 'string',
+				placeholder: 'e.g. INBOX or Inbox/Invoices',
+			},
+		],
+	},
+	{
+		displayName: 'Start With',
+		name: 'startWith',
+		type: 'options',
+		options: [
+			{ name: 'New Messages Only', value: 'new', description: 'Messages that arrive after the workflow is activated' },
+			{
+				name: 'New and Unread Already There',
+				value: 'newAndUnread',
+				description: 'Also the unread messages in the folder when the workflow is first activated, oldest first',
+			},
+		],
+		default: 'new',
+	},
+	{
+		displayName: 'Filters',
+		name: 'filters',
+		type: 'collection',
+		placeholder: 'Add filter',
+		default: {},
+		description: 'Evaluated by the IMAP server (SEARCH); only matching messages start the workflow',
+		options: [
+			{
+				displayName: 'From Contains',
+				name: 'from',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. invoices@contoso.com',
+			},
+			{
+				displayName: 'Has Attachments',
+				name: 'hasAttachments',
+				type: 'boolean',
+				default: false,
+				description: 'Whether only messages with attachments start the workflow (the server narrows to multipart/mixed, the body structure confirms)',
+			},
+			{
+				displayName: 'Subject Contains',
+				name: 'subject',
+				type: 'string',
+				default: '',
+			},
+			{
+				displayName: 'Unread Only',
+				name: 'unreadOnly',
+				type: 'boolean',
+				default: false,
+				description: 'Whether only unread messages start the workflow',
+			},
+		],
+	},
+	{
+		displayName: 'After Start',
+		name: 'afterStart',
+		type: 'options',
+		options: [
+			{ name: 'Do Nothing', value: 'nothing' },
+			{ name: 'Mark as Read', value: 'markRead' },
+			{ name: 'Move to Folder', value: 'move' },
+		],
+		default: 'nothing',
+		description: 'What to do with a message once its workflow has been started',
+	},
+	{
+		displayName: 'Move to Folder',
+		name: 'moveTo',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'e.g. Inbox/Processed',
+		description: 'Full path of an existing folder, as the server names it',
+		displayOptions: { show: { afterStart: ['move'] } },
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		options: [
+			{
+				displayName: 'Download Attachments',
+				name: 'downloadAttachments',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to add attachments as binary data (attachment_0, attachment_1, ...)',
+			},
+			{
+				displayName: 'Max Attachment Size (MB)',
+				name: 'maxAttachmentMb',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 150 },
+				default: 25,
+				description: 'Larger attachments are listed in "attachments" with the reason, not downloaded',
+			},
+			{
+				displayName: 'Poll Interval (Seconds)',
+				name: 'pollSeconds',
+				type: 'number',
+				typeOptions: { minValue: 5, maxValue: 3600 },
+				default: 60,
+				description: 'How often to look for new mail when the server does not offer IDLE',
+			},
+			{
+				displayName: 'Re-Issue IDLE Every (Seconds)',
+				name: 'idleRenewSeconds',
+				type: 'number',
+				typeOptions: { minValue: 5, maxValue: 1740 },
+				default: 1500,
+				description: 'IDLE is ended and started again at least this often (RFC 2177 asks for less than 29 minutes); lower it when a firewall drops quiet connections',
+			},
+			{
+				displayName: 'Response Timeout (Seconds)',
+				name: 'responseTimeoutSeconds',
+				type: 'number',
+				typeOptions: { minValue: 5, maxValue: 600 },
+				default: 60,
+				description: 'A server that says nothing for this long (also during IDLE, after a probe) counts as gone: the trigger reconnects',
+			},
+		],
+	},
+];

@@ -1,0 +1,186 @@
+/**
+ * Runs a trigger node the way n8n does: n8n-core's TriggersAndPollers calls `trigger()` with a real
+ * TriggerContext (static data, credentials, refresh helper, binary helpers), and `emit` / `emitError`
+ * are wired like n8n's ActiveWorkflowManager wires them. Static data is "persisted" exactly where
+ * n8n persists it for triggers: when the trigger emits, and once activation has finished
+ * (ActiveWorkflowManager.add -> saveStaticData). A "restart" builds a new Workflow from that saved
+ * copy only, so whatever n8n would not have saved is lost, as in a crash.
+ */
+import { ExecutionLifecycleHooks, TriggerContext, TriggersAndPollers } from 'n8n-core';
+import {
+	Workflow,
+	type IDataObject,
+	type INode,
+	type INodeExecutionData,
+	type INodeParameters,
+	type IRun,
+	type ITriggerResponse,
+	type IWorkflowExecuteAdditionalData,
+	type WorkflowActivateMode,
+	type WorkflowExecuteMode,
+} from 'n8n-workflow';
+
+import { CREDENTIAL_TYPE } from '../../nodes/shared/constants';
+import { nodeTypes, type CredentialStore } from './engine';
+
+export const TRIGGER_TYPE = 'n8n-nodes-m365-mail.mailTrigger';
+
+export interface Started {
+	/** The items of the execution this emit started. */
+	items: INodeExecutionData[];
+	at: number;
+}
+
+function stubbed<T extends object>(given: Partial<T>): T {
+	return new Proxy(given, {
+		get(target, key) {
+			return key in target ? Reflect.get(target, key) : undefined;
+		},
+	}) as T;
+}
+
+export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'): INode {
+	return {
+		id: 'trigger-1',
+		name,
+		type: TRIGGER_TYPE,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters,
+		credentials: { [CREDENTIAL_TYPE]: { id: 'cred-1', name: 'M365 reports' } },
+	};
+}
+
+/** One workflow with the trigger, activated and deactivated like n8n does, across "restarts". */
+export class TriggerHarness {
+	/** What n8n's database holds as the workflow's static data. */
+	saved: IDataObject = {};
+
+	readonly started: Started[] = [];
+
+	readonly errors: Error[] = [];
+
+	/** Called for every emitted execution (e.g. to run the rest of a workflow). */
+	onStart?: (data: INodeExecutionData[][]) => void;
+
+	private response?: ITriggerResponse;
+
+	constructor(
+		readonly store: CredentialStore,
+		readonly node: INode,
+	) {}
+
+	private additionalData(mode: WorkflowExecuteMode): IWorkflowExecuteAdditionalData {
+		const hooks = new ExecutionLifecycleHooks(mode, 'trigger-test', {
+			id: 'wf-trigger',
+			name: 'trigger test',
+			active: true,
+			activeVersionId: null,
+			isArchived: false,
+			createdAt: new Date(),
+			updatedAt: new Date(),
+			nodes: [this.node],
+			connections: {},
+		});
+		return stubbed<IWorkflowExecuteAdditionalData>({
+			hooks,
+			credentialsHelper: this.store,
+			restApiUrl: 'http://127.0.0.1:5678/rest',
+			instanceBaseUrl: 'http://127.0.0.1:5678/',
+			webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
+			webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
+			webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
+			formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
+			variables: {},
+			userId: 'user-1',
+		});
+	}
+
+	private newWorkflow(): Workflow {
+		return new Workflow({
+			id: 'wf-trigger',
+			nodes: [this.node],
+			connections: {},
+			nodeTypes,
+			active: true,
+			staticData: structuredClone(this.saved),
+			settings: { executionOrder: 'v1' },
+		});
+	}
+
+	/** n8n's WorkflowStaticDataService.saveStaticData: writes only when something changed. */
+	private persist(workflow: Workflow): void {
+		if (workflow.staticData.__dataChanged !== true) return;
+		const copy: IDataObject = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+		delete copy.__dataChanged;
+		this.saved = copy;
+		workflow.staticData.__dataChanged = false;
+	}
+
+	/** The trigger's cursor as n8n's database holds it. */
+	get cursor(): IDataObject | undefined {
+		const node = this.saved[`node:${this.node.name}`];
+		return node && typeof node === 'object' && !Array.isArray(node) ? ((node as IDataObject).cursor as IDataObject | undefined) : undefined;
+	}
+
+	async activate(activation: WorkflowActivateMode = 'activate'): Promise<void> {
+		const workflow = this.newWorkflow();
+		const node = workflow.getNode(this.node.name);
+		if (!node) throw new Error('trigger node missing');
+		const mode: WorkflowExecuteMode = 'trigger';
+		const additionalData = this.additionalData(mode);
+		const emit = (data: INodeExecutionData[][]) => {
+			this.persist(workflow);
+			this.started.push({ items: data[0] ?? [], at: Date.now() });
+			this.onStart?.(data);
+		};
+		const emitError = (error: Error) => {
+			this.errors.push(error);
+		};
+		const getTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) =>
+			new TriggerContext(wf, n, data, m, a, emit, emitError);
+		this.response = await new TriggersAndPollers().runTriggerFunction(workflow, node, getTriggerFunctions, additionalData, mode, activation);
+		this.persist(workflow);
+	}
+
+	/** Deactivation or a graceful shutdown: n8n calls the close function. */
+	async deactivate(): Promise<void> {
+		await this.response?.closeFunction?.();
+		this.response = undefined;
+	}
+
+	/** "Fetch test event": manual mode, the manual trigger function, what it emitted. */
+	async fetchTestEvent(): Promise<INodeExecutionData[][]> {
+		const workflow = this.newWorkflow();
+		const node = workflow.getNode(this.node.name);
+		if (!node) throw new Error('trigger node missing');
+		const mode: WorkflowExecuteMode = 'manual';
+		const additionalData = this.additionalData(mode);
+		const getTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) =>
+			new TriggerContext(wf, n, data, m, a);
+		const response = await new TriggersAndPollers().runTriggerFunction(workflow, node, getTriggerFunctions, additionalData, mode, 'manual');
+		try {
+			const emitted = response?.manualTriggerResponse;
+			await response?.manualTriggerFunction?.();
+			if (!emitted) throw new Error('no manual trigger response');
+			const data = await emitted;
+			this.persist(workflow);
+			return data;
+		} finally {
+			await response?.closeFunction?.();
+		}
+	}
+
+	/** Waits until `n` executions have started (or fails after `ms`). */
+	async waitForStarted(n: number, ms = 30_000): Promise<Started[]> {
+		const until = Date.now() + ms;
+		while (this.started.length < n) {
+			if (Date.now() > until) throw new Error(`only ${this.started.length} of ${n} executions started within ${ms} ms`);
+			if (this.errors.length) throw this.errors[0];
+			await new Promise((r) => setTimeout(r, 20));
+		}
+		return this.started;
+	}
+}
+
+export type { IRun };
