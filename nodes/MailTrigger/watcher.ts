@@ -277,35 +277,47 @@ export class MailWatcher {
 
 	/** One connection's life: drain, wait for mail, repeat, until the token needs renewing. */
 	private async watch(client: ImapConnection, renewAt: number): Promise<void> {
-		while (!this.closed) {
-			await this.drain(client);
-			const left = renewAt - Date.now();
-			if (left <= 0) return;
-			await this.waitForMail(client, Math.min(this.options.idleRenewMs, left));
+		// EXISTS can arrive with any command's response, not only during IDLE: remember it.
+		let pending = false;
+		const onExists = () => {
+			pending = true;
+			this.wake?.();
+		};
+		client.on('exists', onExists);
+		try {
+			while (!this.closed) {
+				pending = false;
+				await this.drain(client);
+				const left = renewAt - Date.now();
+				if (left <= 0) return;
+				if (!pending) await this.waitForMail(client, Math.min(this.options.idleRenewMs, left));
+			}
+		} finally {
+			client.off('exists', onExists);
 		}
 	}
 
 	private async waitForMail(client: ImapConnection, ms: number): Promise<void> {
+		if (this.closed) return;
 		if (!client.capabilities.has('IDLE')) {
 			await this.sleep(Math.min(this.options.pollMs, ms));
 			return;
 		}
-		let onExists: () => void = () => undefined;
-		let onClose: () => void = () => undefined;
-		const woke = new Promise<void>((resolve) => {
-			this.wake = resolve;
-			onExists = () => resolve();
-			onClose = () => resolve();
-			client.on('exists', onExists);
-			client.on('close', onClose);
-			const t = setTimeout(resolve, ms);
-			this.timers.add(t);
-		});
+		let wake: () => void = () => undefined;
+		const woke = new Promise<void>((resolve) => (wake = resolve));
+		const timer = setTimeout(wake, ms);
+		this.timers.add(timer);
+		this.wake = wake;
+		client.on('close', wake);
 		const idling = client.idle().catch(() => undefined);
-		await woke;
-		client.off('exists', onExists);
-		client.off('close', onClose);
-		this.wake = undefined;
+		try {
+			await woke;
+		} finally {
+			clearTimeout(timer);
+			this.timers.delete(timer);
+			client.off('close', wake);
+			this.wake = undefined;
+		}
 		if (this.closed) return;
 		if (!client.usable) throw networkError('The IMAP connection was closed by the server.', 'ECONNRESET');
 		// NOOP ends IDLE (DONE) and proves the server still answers.
@@ -314,16 +326,17 @@ export class MailWatcher {
 	}
 
 	private sleep(ms: number): Promise<void> {
+		if (this.closed) return Promise.resolve();
 		return new Promise((resolve) => {
-			const t = setTimeout(() => {
-				this.timers.delete(t);
-				resolve();
-			}, ms);
-			this.timers.add(t);
-			this.wake = () => {
+			const done = () => {
 				clearTimeout(t);
+				this.timers.delete(t);
+				this.wake = undefined;
 				resolve();
 			};
+			const t = setTimeout(done, ms);
+			this.timers.add(t);
+			this.wake = done;
 		});
 	}
 

@@ -9,7 +9,7 @@ import type { ImapServer } from '../../support/imap-server';
 import { TriggerHarness, triggerNode } from '../../support/trigger';
 import { storeWith } from '../VerifyMailbox/fixture';
 
-export { USER, startTestIdp, seededToken, secretsIn } from '../VerifyMailbox/fixture';
+export { CLIENT, USER, startTestIdp, seededToken, secretsIn } from '../VerifyMailbox/fixture';
 
 let counter = 0;
 
