@@ -126,8 +126,8 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	},
 	invalidGrant: {
 		code: 'INVALID_GRANT',
-		message: 'Microsoft no longer accepts the stored sign-in (refresh token expired, revoked, or the password or permissions changed).',
-		hint: 'Open the credential and press "Connect my account" again.',
+		message: 'Microsoft no longer accepts the stored sign-in (invalid_grant): the refresh token expired or was revoked, the password or permissions changed, or a policy now asks for more (MFA, Conditional Access, admin consent).',
+		hint: 'Open the credential and press "Connect my account" again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
 	},
 	invalidClient: {
 		code: 'INVALID_CLIENT',
