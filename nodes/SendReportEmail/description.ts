@@ -106,7 +106,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 						type: 'string',
 						default: '',
 						placeholder: 'customer.name',
-						description: 'Field of the input item; use dots for nested fields',
+						requiresDataPath: 'single',
+						hint: 'The field\'s name, not its value: drag it from the input panel, or type it (dots for nested fields, e.g. customer.name)',
 					},
 					{
 						displayName: 'Title',
@@ -148,7 +149,7 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
-		placeholder: 'Add Option',
+		placeholder: 'Add option',
 		default: {},
 		options: [
 			{

@@ -46,7 +46,7 @@ describe('Verify Mailbox over IMAP', () => {
 		idp.revokeRefreshTokens(USER);
 		const run = await runVerify(store, { checks: ['imap'] });
 		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'token' });
-		expect(String(run.verification().hint)).toMatch(/Connect my account/);
+		expect(String(run.verification().hint)).toMatch(/"Connect"/);
 		expect(run.check('imap')).toMatchObject({ status: 'skipped', detail: 'Skipped: no usable token' });
 		expect(imap.logins).toHaveLength(0);
 	});

@@ -89,7 +89,7 @@ describe('token lifecycle', () => {
 		const store = storeWith({ oauthTokenData: {} });
 		const result = await probe(store);
 		expect(errorText(result)).toMatch(/not connected/i);
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(idp.tokenRequests).toHaveLength(0);
 	});
 
@@ -134,7 +134,7 @@ describe('token endpoint errors become advice', () => {
 		['invalid_grant', 50079, /register MFA/i],
 		['unauthorized_client', 700016, /Client ID/],
 		['invalid_grant', 50011, /Redirect URI/i],
-		['invalid_grant', 70008, /Connect my account/],
+		['invalid_grant', 70008, /"Connect"/],
 		['invalid_grant', 700082, /90 days/],
 		['invalid_request', 90002, /Cloud setting/],
 		['invalid_grant', 53003, /Conditional Access/],
@@ -155,7 +155,7 @@ describe('token endpoint errors become advice', () => {
 		const old = seeded(-1000);
 		idp.revokeRefreshTokens(USER);
 		const result = await probe(storeWith({ oauthTokenData: old }));
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(errorText(result)).not.toContain(old.refresh_token);
 	});
 
