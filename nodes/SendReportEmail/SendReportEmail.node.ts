@@ -172,10 +172,11 @@ export class SendReportEmail implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Send Report Email (Microsoft 365)',
 		name: 'sendReportEmail',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: { light: 'file:../../icons/send-report-email.svg', dark: 'file:../../icons/send-report-email.dark.svg' },
 		group: ['output'],
 		version: 1,
-		subtitle: '={{$parameter["mode"] === "report" ? "Report to " : "Email to "}}{{$parameter["to"]}}',
+		// The recipients only when typed in: an expression would show as its source.
+		subtitle: '={{ ($parameter["mode"] === "report" ? "Report email" : "One email per item") + (/^[^={}]+$/.test($parameter["to"] || "") ? " to " + $parameter["to"] : "") }}',
 		description: 'Send emails or a report of all items through Microsoft 365 SMTP with OAuth 2.0',
 		defaults: { name: 'Send Report Email' },
 		inputs: [NodeConnectionTypes.Main],
@@ -211,6 +212,7 @@ export class SendReportEmail implements INodeType {
 			return [results.flat()];
 		}
 		const mailbox = settings.mailbox;
+		const hintBase: HintContext = { mailbox, grantType: settings.grantType };
 
 		// Every message is built and checked before the first one goes out: bad input anywhere in
 		// the batch sends nothing (under Continue On Fail, only the bad items stay behind).
@@ -221,7 +223,7 @@ export class SendReportEmail implements INodeType {
 				releaseMail(built.mail);
 				ready.push({ job, fingerprint: mailFingerprint(built.mail), from: addressOf(built.mail.from), warnings: built.warnings });
 			} catch (e) {
-				fail(job, e, { mailbox });
+				fail(job, e, hintBase);
 			}
 		}
 		const warnings = [...new Set(ready.flatMap((r) => r.warnings))];
@@ -240,7 +242,7 @@ export class SendReportEmail implements INodeType {
 			else if (seen.kind === 'sent') {
 				output(r.job, seen.json);
 				sentIds.set(r.job.paramIndex, String(seen.json.messageId ?? ''));
-			} else fail(r.job, new MailError(seen.failure), { mailbox, from: r.from });
+			} else fail(r.job, new MailError(seen.failure), { ...hintBase, from: r.from });
 		}
 		if (toSend.length === 0) return [results.flat()];
 
@@ -253,7 +255,7 @@ export class SendReportEmail implements INodeType {
 				});
 			}
 		} catch (e) {
-			for (const r of toSend) fail(r.job, e, { mailbox });
+			for (const r of toSend) fail(r.job, e, hintBase);
 			return [results.flat()];
 		}
 
@@ -283,17 +285,17 @@ export class SendReportEmail implements INodeType {
 					stop ??= { ready: r, error: e };
 					return;
 				}
-				output(job, failureJson(e, secrets(), { mailbox, from: r.from }));
+				output(job, failureJson(e, secrets(), { ...hintBase, from: r.from }));
 			}
 		};
 		try {
 			await runConcurrently(toSend, EXCHANGE_LIMITS.maxConnections, runJob, () => stop !== undefined);
 		} catch (e) {
-			throw toNodeError(node, e, undefined, secrets(), { context: { mailbox } });
+			throw toNodeError(node, e, undefined, secrets(), { context: hintBase });
 		} finally {
 			smtp?.close();
 		}
-		if (stop) throw toNodeError(node, stop.error, stop.ready.job.paramIndex, secrets(), { context: { mailbox, from: stop.ready.from }, ...batchReport(jobs.length, sentIds) });
+		if (stop) throw toNodeError(node, stop.error, stop.ready.job.paramIndex, secrets(), { context: { ...hintBase, from: stop.ready.from }, ...batchReport(jobs.length, sentIds) });
 		return [results.flat()];
 	}
 }

@@ -5,7 +5,7 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { MailError, type MailFailure } from '../shared/errors';
-import { failureOf, fillHint } from '../shared/node-errors';
+import { failureOf, fillHint, type HintContext } from '../shared/node-errors';
 
 export type CheckName = 'token' | 'smtp' | 'imap' | 'roundTrip';
 export const CHECK_ORDER: readonly CheckName[] = ['token', 'smtp', 'imap', 'roundTrip'];
@@ -107,20 +107,20 @@ export async function runCheck(
 }
 
 /** A hint as Verify Mailbox shows it: real mailbox, and no advice to run the node the user is running. */
-export function verifyHint(hint: string, mailbox: string): string {
-	return fillHint(hint, { mailbox })
+export function verifyHint(hint: string, context: HintContext): string {
+	return fillHint(hint, context)
 		.replace(/\s*Then run Verify Mailbox\b[^.]*\./g, '')
 		.replace(/,? (?:then|and) run Verify Mailbox\b[^.]*\./g, '.')
 		.trim();
 }
 
-function checkJson(r: CheckResult, mailbox: string): IDataObject {
+function checkJson(r: CheckResult, context: HintContext): IDataObject {
 	return {
 		name: r.name,
 		status: r.status,
 		durationMs: r.durationMs,
 		detail: r.detail,
-		...(r.failure ? { code: r.failure.code, hint: verifyHint(r.failure.hint, mailbox), ...(r.failure.serverResponse ? { serverResponse: r.failure.serverResponse } : {}) } : {}),
+		...(r.failure ? { code: r.failure.code, hint: verifyHint(r.failure.hint, context), ...(r.failure.serverResponse ? { serverResponse: r.failure.serverResponse } : {}) } : {}),
 		...(r.facts ?? {}),
 	};
 }
@@ -132,12 +132,13 @@ export function reasonOf(f: MailFailure): string {
 }
 
 /** Verified only when every check that ran is ok; the first failure names the gate. */
-export function summarize(input: { mailbox: string; hosts: Verification['hosts']; results: CheckResult[]; notes: string[] }): Verification {
+export function summarize(input: { mailbox: string; grantType?: HintContext['grantType']; hosts: Verification['hosts']; results: CheckResult[]; notes: string[] }): Verification {
+	const context: HintContext = { mailbox: input.mailbox, grantType: input.grantType };
 	const results = [...input.results].sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
 	const failed = results.find((r) => r.status === 'failed');
 	const f = failed?.failure;
 	// A note from the token's claims often is the real cause of a later refusal: put it first.
-	const hint = f ? [...(failed.name === 'token' ? [] : input.notes), verifyHint(f.hint, input.mailbox)].join(' ') : null;
+	const hint = f ? [...(failed.name === 'token' ? [] : input.notes), verifyHint(f.hint, context)].join(' ') : null;
 	return {
 		status: failed ? 'Not Verified' : 'Verified',
 		failedCheck: failed ? failed.name : null,
@@ -146,7 +147,7 @@ export function summarize(input: { mailbox: string; hosts: Verification['hosts']
 		code: f ? f.code : null,
 		mailbox: input.mailbox,
 		hosts: input.hosts,
-		checks: results.map((r) => checkJson(r, input.mailbox)),
+		checks: results.map((r) => checkJson(r, context)),
 		notes: input.notes,
 	};
 }

@@ -19,6 +19,8 @@ export interface HintContext {
 	mailbox?: string;
 	/** The From address of the message, when it is not the mailbox. */
 	from?: string;
+	/** The credential's grant type: advice for the other one is left out. */
+	grantType?: 'authorizationCode' | 'clientCredentials';
 }
 
 /** Extra lines for the description, e.g. what a batch sent before it failed. */
@@ -42,11 +44,24 @@ export function failureOf(e: unknown, secrets: string[] = []): MailFailure {
 	};
 }
 
+/**
+ * Keeps the advice for the grant type in use. The catalogue writes advice for both as
+ * "delegated, A; app-only, B." or "A (delegated) or B (app-only)".
+ */
+export function forGrantType(hint: string, grantType?: HintContext['grantType']): string {
+	if (!grantType) return hint;
+	const delegated = grantType === 'authorizationCode';
+	return hint
+		.replace(/\bdelegated, ([^;]*); app-only, ([^.]*(?:\.[^\s.][^.]*)*)\./, (_m, a: string, b: string) => `${delegated ? a : b}.`)
+		.replace(/(\S+) \(delegated\) or (.*?) \(app-only\)/, (_m, a: string, b: string) => (delegated ? a : b))
+		.replace(/ \(app-only: [^)]*\)/, delegated ? '' : '$&');
+}
+
 /** The catalogue's placeholders replaced with what the node knows (left readable when it does not). */
 export function fillHint(hint: string, context: HintContext = {}): string {
 	const mailbox = context.mailbox?.trim();
 	const from = context.from?.trim() || mailbox;
-	return hint
+	return forGrantType(hint, context.grantType)
 		.replace(/<mailbox>/g, mailbox || 'the mailbox address')
 		.replace(/<From address>/g, from || 'the From address');
 }
