@@ -215,20 +215,12 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			],
 			default: 'starttls',
 		},
-		// One port field per security mode, so choosing implicit TLS moves an untouched port to 465.
 		{
 			displayName: 'SMTP Port',
 			name: 'smtpPort',
 			type: 'number',
 			default: 587,
-			displayOptions: { show: { smtpSecurity: ['starttls'] } },
-		},
-		{
-			displayName: 'SMTP Port',
-			name: 'smtpPort',
-			type: 'number',
-			default: 465,
-			displayOptions: { show: { smtpSecurity: ['tls'] } },
+			hint: 'With TLS (Implicit) the default 587 is used as 465; type another port to override',
 		},
 		{
 			displayName: 'IMAP Host',

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { installN8n, startN8n, stopN8n } from '../n8n/cli';
 import { N8nClient, nodeOutput, type WorkflowInput, type WorkflowNode } from '../n8n/client';
 import { ensureMailStack, mailStackConfig, stopMailStack } from '../stack/mailstack';
@@ -21,6 +21,7 @@ import {
 	CREDENTIAL_TYPE,
 	delegatedCredentialData,
 	E2E_CLIENT,
+	findMessage,
 	idpAdmin,
 	isRecord,
 	openBrowser,
@@ -108,52 +109,58 @@ async function subjectsInInbox(user: string, prefix: string): Promise<string[]> 
 	}
 }
 
-async function withPage(work: (page: Page) => Promise<void>): Promise<void> {
-	const browser = await openBrowser();
-	try {
-		const page = await browser.context.newPage();
-		await signIn(page, n8n.baseUrl, n8n.options.email, n8n.options.password);
-		await work(page);
-	} finally {
-		await browser.close();
-	}
+/** Opens a workflow on the canvas, as a user does. */
+async function goToWorkflow(page: Page, workflowId: string): Promise<void> {
+	await page.goto(`${n8n.baseUrl}/workflow/${workflowId}`);
+	await page.locator('[data-test-id="canvas-node"]').first().waitFor({ timeout: 30_000 });
 }
 
-/** Opens a workflow on the canvas and a node's panel (double click), as a user does. */
-async function openNode(page: Page, workflowId: string, name: string): Promise<void> {
-	await page.goto(`${n8n.baseUrl}/workflow/${workflowId}`);
+/** Opens a node's panel on the canvas shown (double click). */
+async function openNode(page: Page, name: string): Promise<Locator> {
 	const canvasNode = page.locator('[data-test-id="canvas-node"]').filter({ hasText: name }).first();
 	await canvasNode.waitFor({ timeout: 30_000 });
 	await canvasNode.dblclick();
-	await page.locator('[data-test-id="ndv"]').first().waitFor({ timeout: 30_000 });
+	const ndv = page.locator('[data-test-id="ndv"]').first();
+	await ndv.waitFor({ timeout: 30_000 });
 	await page.waitForTimeout(500);
+	return ndv;
 }
 
-describe('the credential form', () => {
-	test.each([
-		['delegated', () => delegated, 'editor-credential-delegated.png', /press Connect at the top and sign in as the mailbox user/],
-		['app-only', () => appOnly, 'editor-credential-app-only.png', /App-only: the tenant ID or domain and the mailbox below are required/],
-	])('%s: the notice for its grant type, hints under the fields, no "Allowed HTTP Request Domains"', async (_kind, credential, file, notice) => {
-		await withPage(async (page) => {
-			await page.setViewportSize({ width: 1400, height: 2200 });
-			await page.goto(`${n8n.baseUrl}/home/credentials/${credential().id}`);
-			const dialog = page.locator('[data-test-id="credential-edit-dialog"]').first();
-			await dialog.waitFor({ timeout: 30_000 });
-			await page.getByText('Client Secret', { exact: false }).first().waitFor({ timeout: 30_000 });
-			await page.waitForTimeout(1000);
-			await page.screenshot({ path: artifactPath(file) });
-			const text = await dialog.innerText();
-			expect(text).toMatch(notice);
-			expect(text).toContain("The secret's Value (shown once when created), not its Secret ID");
-			expect(text).toContain('From the app registration\'s Overview page');
-			expect(text).not.toContain('Allowed HTTP Request Domains');
-			expect(text).not.toContain('Connect my account');
-		});
-	});
-});
+describe('in the editor (headless Chromium)', () => {
+	let browser: Awaited<ReturnType<typeof openBrowser>>;
+	let page: Page;
+	beforeAll(async () => {
+		browser = await openBrowser();
+		page = await browser.context.newPage();
+		// One sign-in for all: n8n rate-limits logins.
+		await signIn(page, n8n.baseUrl, n8n.options.email, n8n.options.password);
+	}, 120_000);
+	afterAll(async () => await browser?.close());
 
-describe('the node panels', () => {
-	test('Send Report Email (report mode) and Verify Mailbox', async () => {
+	test.each([
+		['delegated', () => delegated, 'editor-credential-delegated', /press Connect at the top and sign in as the mailbox user/],
+		['app-only', () => appOnly, 'editor-credential-app-only', /App-only: the tenant ID or domain and the mailbox below are required/],
+	])('credential form, %s: the notice for its grant type, hints under the fields, no "Allowed HTTP Request Domains"', async (_kind, credential, file, notice) => {
+		await page.goto(`${n8n.baseUrl}/home/credentials/${credential().id}`);
+		const dialog = page.locator('[data-test-id="credential-edit-dialog"]').first();
+		await dialog.waitFor({ timeout: 30_000 });
+		await dialog.getByText('Client Secret').first().waitFor({ timeout: 30_000 });
+		await page.waitForTimeout(1000);
+		await dialog.screenshot({ path: artifactPath(`${file}-1.png`) });
+		// The form scrolls inside the dialog: the notice and the fields below it, as a user scrolls.
+		await dialog.getByText(notice).first().scrollIntoViewIfNeeded();
+		await dialog.screenshot({ path: artifactPath(`${file}-2.png`) });
+		await dialog.getByText('Trusted CA Certificate (PEM)').first().scrollIntoViewIfNeeded();
+		await dialog.screenshot({ path: artifactPath(`${file}-3.png`) });
+		const text = await dialog.innerText();
+		expect(text).toMatch(notice);
+		expect(text).toContain("The secret's Value (shown once when created), not its Secret ID");
+		expect(text).toContain("From the app registration's Overview page");
+		expect(text).not.toContain('Allowed HTTP Request Domains');
+		expect(text).not.toContain('Connect my account');
+	});
+
+	test('node panels: Send Report Email (report mode) and Verify Mailbox', async () => {
 		const wf = await n8n.createWorkflow(
 			linear('editor panels', [
 				manual,
@@ -161,45 +168,43 @@ describe('the node panels', () => {
 				node('Verify Mailbox', `${PACKAGE}.verifyMailbox`, { checks: ['smtp', 'imap'] }, 480, { credentials: { [CREDENTIAL_TYPE]: delegated } }),
 			]),
 		);
-		await withPage(async (page) => {
-			await page.setViewportSize({ width: 1600, height: 1400 });
-			await openNode(page, wf.id, 'Send Report Email');
-			const ndv = page.locator('[data-test-id="ndv"]').first();
-			await page.screenshot({ path: artifactPath('editor-node-send-report-email.png') });
-			const sendText = await ndv.innerText();
-			expect(sendText).toContain("The field's name, not its value");
-			expect(sendText).toContain('Add option');
-			await page.keyboard.press('Escape');
-			await openNode(page, wf.id, 'Verify Mailbox');
-			await page.screenshot({ path: artifactPath('editor-node-verify-mailbox.png') });
-			expect(await page.locator('[data-test-id="ndv"]').first().innerText()).toContain('Checks');
-		});
+		await page.setViewportSize({ width: 1600, height: 1400 });
+		await goToWorkflow(page, wf.id);
+		const send = await openNode(page, 'Send Report Email');
+		await page.screenshot({ path: artifactPath('editor-node-send-report-email.png') });
+		const sendText = await send.innerText();
+		expect(sendText).toContain("The field's name, not its value");
+		expect(sendText).toContain('Leave empty to show every top-level field');
+		expect(sendText).toContain('In report mode, write [[report]] where the table goes');
+		expect(await send.getByText('Add option', { exact: true }).count() + (await send.getByPlaceholder('Add option').count())).toBeGreaterThan(0);
+		await page.keyboard.press('Escape');
+		await page.waitForTimeout(500);
+		const verify = await openNode(page, 'Verify Mailbox');
+		await page.screenshot({ path: artifactPath('editor-node-verify-mailbox.png') });
+		expect(await verify.innerText()).toContain('Checks');
+		await page.keyboard.press('Escape');
 	});
-});
 
-describe('an error panel', () => {
-	test('Send As refused by Postfix: the PowerShell command with the real addresses and the server reply, whole', async () => {
+	test('an error panel: Send As refused by Postfix shows the PowerShell command with the real addresses and the server reply, whole', async () => {
 		const wf = await n8n.createWorkflow(linear('editor error', [manual, sendNode({ subject: 'e2e error panel', options: { from: 'bob@example.test' } })]));
-		let message = '';
-		let description = '';
-		await withPage(async (page) => {
-			await page.setViewportSize({ width: 1600, height: 1400 });
-			await page.goto(`${n8n.baseUrl}/workflow/${wf.id}`);
-			const run = page.locator('[data-test-id="execute-workflow-button"]').first();
-			await run.waitFor({ timeout: 30_000 });
-			await run.click();
-			await n8n.waitForExecution(wf.id, 60_000);
-			await openNode(page, wf.id, 'Send Report Email');
-			const descriptionBox = page.locator('[data-test-id="node-error-description"]').first();
-			await descriptionBox.waitFor({ timeout: 30_000 });
-			await page.screenshot({ path: artifactPath('editor-error-panel.png') });
-			message = await page.locator('[data-test-id="node-error-message"]').first().innerText();
-			description = await descriptionBox.innerText();
-		});
+		await page.setViewportSize({ width: 1600, height: 1400 });
+		await goToWorkflow(page, wf.id);
+		const run = page.locator('[data-test-id="execute-workflow-button"]').first();
+		await run.waitFor({ timeout: 30_000 });
+		await run.click();
+		await n8n.waitForExecution(wf.id, 60_000);
+		await page.waitForTimeout(1500);
+		const ndv = await openNode(page, 'Send Report Email');
+		const descriptionBox = ndv.locator('[data-test-id="node-error-description"]').first();
+		await descriptionBox.waitFor({ timeout: 30_000 });
+		await page.screenshot({ path: artifactPath('editor-error-panel.png') });
+		const message = await ndv.locator('[data-test-id="node-error-message"]').first().innerText();
+		const description = await descriptionBox.innerText();
 		console.log('Error panel:', JSON.stringify({ message, description }));
 		expect(message).toBe('The server refused the From address for this mailbox.');
 		expect(description).toContain(`Add-RecipientPermission -Identity bob@example.test -Trustee ${MAILBOX} -AccessRights SendAs`);
 		expect(description).toMatch(/Server said: 553 5\.7\.1 <bob@example\.test>: Sender address rejected: not owned by user alice@example\.test/);
+		await page.keyboard.press('Escape');
 	});
 });
 
@@ -227,6 +232,28 @@ describe('Retry On Fail after a mid-batch failure (real n8n, Postfix, Dovecot)',
 		await new Promise((r) => setTimeout(r, 3000)); // local delivery by Postfix
 		const subjects = (await subjectsInInbox(RECIPIENT, tag)).sort();
 		expect(subjects).toEqual([`${tag} item 1`, `${tag} item 3`]);
+		await n8n.deleteWorkflow(wf.id);
+	});
+});
+
+describe('a report whose column holds a dragged path (real n8n)', () => {
+	test('Field "client" (what drag-and-drop inserts) fills the column; the legacy value gives a warning', async () => {
+		const path = `e2e-report-${Date.now()}`;
+		const wf = await n8n.deployWorkflow(
+			linear(path, [
+				node('Webhook', 'n8n-nodes-base.webhook', { path, httpMethod: 'POST', responseMode: 'lastNode' }, 0, { typeVersion: 2 }),
+				node('Split Out', 'n8n-nodes-base.splitOut', { fieldToSplitOut: 'body.items', options: {} }, 200),
+				sendNode({ mode: 'report', subject: path, reportOutput: 'csv', reportColumns: { column: [{ field: 'client', title: 'Client' }, { field: '={{ $json.client }}', title: 'Legacy' }] } }, 400),
+			]),
+		);
+		const answer = await n8n.callWebhook(path, { body: { items: [{ client: 'Northwind' }, { client: 'Fabrikam' }] } });
+		expect(answer.status).toBe(200);
+		const execution = await n8n.waitForExecution(wf.id, 60_000);
+		const [sent] = nodeOutput(execution, 'Send Report Email');
+		expect(sent.warnings).toEqual([expect.stringContaining('Report column "Legacy" is empty: its Field holds "Northwind", a value of the field "client"')]);
+		const mail = await findMessage(RECIPIENT, String(sent.messageId));
+		const csv = mail.attachments.find((a) => a.filename === 'report.csv')?.content.toString('utf8').replace(/^\uFEFF/, '');
+		expect(csv).toBe('Client,Legacy\r\nNorthwind,\r\nFabrikam,\r\n');
 		await n8n.deleteWorkflow(wf.id);
 	});
 });
