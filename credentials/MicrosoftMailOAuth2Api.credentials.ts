@@ -32,15 +32,26 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 
 	icon: Icon = { light: 'file:../icons/m365mail.svg', dark: 'file:../icons/m365mail.dark.svg' };
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail#azure-setup';
+	// No #fragment: n8n appends its own query string to this URL.
+	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail';
 
 	properties: INodeProperties[] = [
 		{
+			// n8n shows the OAuth Redirect URL, Grant Type, Client ID and Client Secret above this notice.
 			displayName:
-				'Register the OAuth Redirect URL shown below in the Azure app registration (Authentication > Web). Delegated: press "Connect my account" after saving. App-only: n8n fetches a token when you save; run the Verify Mailbox node for the full check (SMTP and IMAP login, with the exact Microsoft error if a gate is closed).',
+				'Delegated: add the OAuth Redirect URL above to the Azure app registration (Authentication > Web), fill in the fields below, then press Connect at the top and sign in as the mailbox user (or a user with Full Access and Send As on it). n8n saves the credential on its own; afterwards the top shows Switch account and Disconnect.',
 			name: 'setupNotice',
 			type: 'notice',
 			default: '',
+			displayOptions: { show: { grantType: ['authorizationCode'] } },
+		},
+		{
+			displayName:
+				'App-only: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. The full check (SMTP and IMAP sign-in, with Microsoft\'s exact error) is the Verify Mailbox node.',
+			name: 'setupNoticeAppOnly',
+			type: 'notice',
+			default: '',
+			displayOptions: { show: { grantType: ['clientCredentials'] } },
 		},
 		{
 			displayName: 'Grant Type',
@@ -48,7 +59,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			type: 'options',
 			options: [
 				{
-					name: 'Authorization Code (Delegated, Connect My Account)',
+					name: 'Authorization Code (Delegated: Sign In With Connect)',
 					value: 'authorizationCode',
 				},
 				{
@@ -77,8 +88,8 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			type: 'string',
 			default: DEFAULT_TENANT,
 			placeholder: 'contoso.onmicrosoft.com or 00000000-0000-0000-0000-000000000000',
-			description:
-				'From the app registration\'s Overview page. Single-tenant apps and app-only access need the tenant ID or domain; "organizations" or "common" work for delegated multi-tenant apps.',
+			hint:
+				'From the app registration\'s Overview page. Single-tenant apps and app-only access need the tenant ID or domain; "organizations" or "common" work only for delegated multi-tenant apps.',
 		},
 		{
 			displayName: 'Custom Authorization URL',
@@ -126,7 +137,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
-			description:
+			hint:
 				'The secret\'s Value (shown once when created), not its Secret ID. Note its expiry date: the credential stops working when it runs out.',
 		},
 		{
@@ -134,7 +145,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			name: 'customScopes',
 			type: 'string',
 			default: '',
-			description:
+			hint:
 				'Leave empty for the defaults of the chosen cloud: delegated "offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All", app-only "https://outlook.office365.com/.default". One resource per token: do not add Microsoft Graph scopes.',
 		},
 		{
@@ -144,10 +155,19 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: scopeExpression,
 		},
 		{
+			// As n8n's own Microsoft credentials: an admin signed in to another account is asked which one to use.
 			displayName: 'Auth URI Query Parameters',
 			name: 'authQueryParameters',
 			type: 'hidden',
-			default: '',
+			default: 'prompt=select_account',
+		},
+		{
+			// Neither node sends HTTP requests with this credential: no HTTP Request or GraphQL node
+			// may carry its token anywhere. Declared here, n8n does not add its own field (default All).
+			displayName: 'Allowed HTTP Request Domains',
+			name: 'allowedHttpRequestDomains',
+			type: 'hidden',
+			default: 'none',
 		},
 		{
 			displayName: 'Authentication',
@@ -186,12 +206,6 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			description: "Leave empty for the cloud's SMTP AUTH endpoint",
 		},
 		{
-			displayName: 'SMTP Port',
-			name: 'smtpPort',
-			type: 'number',
-			default: 587,
-		},
-		{
 			displayName: 'SMTP Security',
 			name: 'smtpSecurity',
 			type: 'options',
@@ -200,6 +214,13 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 				{ name: 'TLS (Implicit, Port 465)', value: 'tls' },
 			],
 			default: 'starttls',
+		},
+		{
+			displayName: 'SMTP Port',
+			name: 'smtpPort',
+			type: 'number',
+			default: 587,
+			hint: 'With TLS (Implicit) the default 587 is used as 465; type another port to override',
 		},
 		{
 			displayName: 'IMAP Host',

@@ -48,6 +48,7 @@ export const CLOUDS: Record<CloudName, CloudSettings> = {
 
 export const DEFAULT_TENANT = 'organizations';
 export const SMTP_PORT = 587;
+export const SMTP_IMPLICIT_TLS_PORT = 465;
 export const IMAP_PORT = 993;
 
 /** Hosts that belong to Exchange Online: pacing and connection limits apply to them by default. */

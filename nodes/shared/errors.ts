@@ -49,7 +49,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50076: {
 		code: 'AADSTS50076',
 		message: 'Multi-factor authentication is required for this sign-in.',
-		hint: 'Reconnect the credential ("Connect my account") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
 	},
 	50079: {
 		code: 'AADSTS50079',
@@ -69,12 +69,12 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	70008: {
 		code: 'AADSTS70008',
 		message: 'The refresh token has expired (unused for 90 days) or was revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	700082: {
 		code: 'AADSTS700082',
 		message: 'The refresh token has expired because it was not used for 90 days.',
-		hint: 'Open the credential and press "Connect my account" again. Scheduled workflows keep it alive if they run at least every few weeks.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again. Scheduled workflows keep it alive if they run at least every few weeks.',
 	},
 	90002: {
 		code: 'AADSTS90002',
@@ -114,7 +114,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50173: {
 		code: 'AADSTS50173',
 		message: 'The grant expired because the password changed or sessions were revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 };
 
@@ -122,12 +122,12 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	notConnected: {
 		code: 'NOT_CONNECTED',
 		message: 'The credential is not connected to a Microsoft account yet.',
-		hint: 'Open the Microsoft 365 Mail OAuth2 API credential and press "Connect my account", then save it.',
+		hint: 'Open the Microsoft 365 Mail OAuth2 API credential, press "Connect" at the top and sign in; n8n saves the credential on its own.',
 	},
 	invalidGrant: {
 		code: 'INVALID_GRANT',
 		message: 'Microsoft no longer accepts the stored sign-in (invalid_grant): the refresh token expired or was revoked, the password or permissions changed, or a policy now asks for more (MFA, Conditional Access, admin consent).',
-		hint: 'Open the credential and press "Connect my account" again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
 	},
 	invalidClient: {
 		code: 'INVALID_CLIENT',
@@ -137,7 +137,7 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	noRefreshToken: {
 		code: 'NO_REFRESH_TOKEN',
 		message: 'The access token expired and no refresh token was stored.',
-		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then press "Connect my account" again.',
+		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	unavailable: {
 		code: 'TOKEN_ENDPOINT_UNAVAILABLE',

@@ -1,5 +1,5 @@
 /** Reads the credential's fields into validated connection settings (pure, no I/O). */
-import { CLOUDS, IMAP_PORT, SMTP_PORT, isMicrosoftHost, type CloudName } from './constants';
+import { CLOUDS, IMAP_PORT, SMTP_IMPLICIT_TLS_PORT, SMTP_PORT, isMicrosoftHost, type CloudName } from './constants';
 
 export interface MailboxSettings {
 	mailbox: string;
@@ -107,7 +107,10 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 		throw new SettingsError('Mailbox', `Mailbox "${mailbox}" is not an email address.`, 'Enter a single address such as reports@contoso.com, without a display name.');
 
 	const smtpHost = host(text(data, 'smtpHost'), 'SMTP Host', cloud.smtpHost);
-	const smtpPort = port(data, 'smtpPort', 'SMTP Port', SMTP_PORT);
+	const smtpSecure = text(data, 'smtpSecurity') === 'tls';
+	// Implicit TLS never works on the STARTTLS port: the untouched default 587 becomes 465.
+	const typedPort = port(data, 'smtpPort', 'SMTP Port', SMTP_PORT);
+	const smtpPort = smtpSecure && typedPort === SMTP_PORT ? SMTP_IMPLICIT_TLS_PORT : typedPort;
 	const replyTo = text(data, 'replyTo');
 	if (replyTo && !isEmailAddress(bareAddress(replyTo)))
 		throw new SettingsError('Default Reply-To', `Default Reply-To "${replyTo}" is not an email address.`, 'Enter one address, or clear the field.');
@@ -122,7 +125,7 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 		smtp: {
 			host: smtpHost,
 			port: smtpPort,
-			secure: text(data, 'smtpSecurity') === 'tls',
+			secure: smtpSecure,
 		},
 		imap: {
 			host: host(text(data, 'imapHost'), 'IMAP Host', cloud.imapHost),

@@ -89,7 +89,7 @@ describe('token lifecycle', () => {
 		const store = storeWith({ oauthTokenData: {} });
 		const result = await probe(store);
 		expect(errorText(result)).toMatch(/not connected/i);
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(idp.tokenRequests).toHaveLength(0);
 	});
 
@@ -163,7 +163,7 @@ describe('token endpoint errors become advice', () => {
 		const old = seeded(-1000);
 		idp.revokeRefreshTokens(USER);
 		const result = await probe(storeWith({ oauthTokenData: old }));
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(errorText(result)).not.toContain(old.refresh_token);
 	});
 
