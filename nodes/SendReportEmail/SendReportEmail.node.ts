@@ -177,7 +177,7 @@ export class SendReportEmail implements INodeType {
 						return;
 					}
 					const { info, attempts } = await client.deliver(build);
-					const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, attempts };
+					const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, loggedInAs: client.loggedInAs, attempts };
 					results[jobs.indexOf(job)] = [{ json, pairedItem: paired(job) }];
 				} catch (e) {
 					fail(job, e);

@@ -105,7 +105,8 @@ function oauthPlugin(options: ImapServerOptions, logins: LoginAttempt[], modeOf:
 					reply(connection, parsed, 'BAD', 'Command Argument Error. 12');
 					return callback();
 				}
-				const check = options.idp.verify(login.token, login.user);
+				// Exchange's IMAP rule: the account's own mailbox, or one it has Full Access on.
+				const check = options.idp.verify(login.token, login.user, 'imap');
 				const wrongMailbox = login.user.toLowerCase() !== options.mailbox.toLowerCase();
 				if (!check.ok || wrongMailbox) {
 					const reason = check.ok ? `no mailbox ${login.user} on this server` : check.reason;
