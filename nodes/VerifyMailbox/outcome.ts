@@ -128,7 +128,8 @@ export function summarize(input: { mailbox: string; hosts: Verification['hosts']
 	const failed = results.find((r) => r.status === 'failed');
 	const f = failed?.failure;
 	// A note from the token's claims often is the real cause of a later refusal: put it first.
-	const hint = f ? [...(failed.name === 'token' ? [] : input.notes), f.hint].join(' ') : null;
+	// Not for a temporary failure: nothing about the token or the permissions caused it.
+	const hint = f ? [...(failed.name === 'token' || f.retryable ? [] : input.notes), f.hint].join(' ') : null;
 	return {
 		status: failed ? 'Not Verified' : 'Verified',
 		mailbox: input.mailbox,
