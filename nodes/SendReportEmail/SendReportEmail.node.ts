@@ -274,7 +274,7 @@ export class SendReportEmail implements INodeType {
 					return;
 				}
 				const { info, attempts } = await client.deliver(async () => (await buildJob(this, job, settings, messageId, mode)).mail);
-				const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, attempts, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+				const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, loggedInAs: client.loggedInAs, attempts, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
 				if (executionId) sentLedger.remember(keyOf(r), { kind: 'sent', json });
 				sentIds.set(job.paramIndex, info.messageId);
 				output(job, json);
