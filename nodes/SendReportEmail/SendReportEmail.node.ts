@@ -249,6 +249,7 @@ export class SendReportEmail implements INodeType {
 		try {
 			if (!first.dryRun) {
 				session = await TokenSession.open(this);
+				hintBase.signedInAccount = session.smtpUser;
 				smtp = new SmtpClient(session, {
 					messagesPerMinute: pacingOf(first, settings),
 					retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
