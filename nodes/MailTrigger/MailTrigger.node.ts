@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+
 import type {
 	IDataObject,
+	IRun,
 	ILoadOptionsFunctions,
 	INodeListSearchResult,
 	INodeType,
@@ -103,7 +106,13 @@ export class MailTrigger implements INodeType {
 			{
 				ctx: this,
 				staticData,
-				emit: (item) => this.emit([[item]]),
+				emit: async (item, key) => {
+					// Settles once n8n has created the execution and run it (or refused it as a duplicate).
+					const done = this.helpers.createDeferredPromise<IRun>();
+					this.emit([[item]], undefined, done, key);
+					return await done.promise;
+				},
+				keyPrefix: `m365-mail-trigger:${this.getWorkflow().id ?? ''}:${this.getNode().id}:${createHash('sha256').update(options.folder).digest('hex').slice(0, 12)}`,
 				fail: (failure) => this.emitError(triggerError(this, failure)),
 				warn: (message) => this.logger.warn(`Microsoft 365 Mail Trigger "${this.getNode().name}": ${message}`),
 			},

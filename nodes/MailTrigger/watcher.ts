@@ -2,12 +2,15 @@
  * The trigger's only long-lived state: one IMAP connection, its IDLE (or poll) loop, reconnects
  * before the access token expires, backoff after failures, and one `close()`.
  *
- * Exactly once: the cursor (UIDVALIDITY + highest UID started) lives in the workflow's static data.
- * For every message it is advanced BEFORE `emit()`, because n8n saves a trigger's static data when
- * the trigger emits (ActiveWorkflowManager: `saveStaticData(workflow)` then `runWorkflow`), and at
- * activation. So the saved cursor and the started executions move together; see README
- * "Exactly once" for the precise boundary.
+ * Exactly once: the cursor (UIDVALIDITY + highest UID started) lives in the workflow's static data,
+ * which n8n saves when a trigger emits and after activation. The saved cursor only ever covers
+ * messages whose execution n8n has confirmed (the emit's done promise); each emit carries a
+ * de-duplication key (workflow, node, folder, Message-ID, delivery time, size) that n8n 2.41+ stores with the
+ * execution, unique. After a crash the unconfirmed tail is emitted again and n8n refuses the ones
+ * it already has. See README "Exactly once" for the precise boundary.
  */
+import { createHash } from 'node:crypto';
+
 import type { IBinaryData, IDataObject, INodeExecutionData, ITriggerFunctions } from 'n8n-workflow';
 
 import { MailError, describeImapError, type MailFailure } from '../shared/errors';
@@ -113,8 +116,13 @@ export interface WatcherHost {
 	ctx: ITriggerFunctions;
 	/** The node's static data object (n8n persists it). */
 	staticData: IDataObject;
-	/** Starts one execution for one message. */
-	emit(item: INodeExecutionData): void;
+	/**
+	 * Starts one execution for one message. `key` identifies the message for n8n's execution
+	 * de-duplication; the promise settles once n8n has the execution (or knew it already).
+	 */
+	emit(item: INodeExecutionData, key: string): Promise<unknown>;
+	/** Prefix of de-duplication keys: the workflow and the node. */
+	keyPrefix: string;
 	/** A failure the user must act on; the watcher has stopped. */
 	fail(failure: MailError): void;
 	/** Something went wrong and will be retried (logged, not raised). */
@@ -133,6 +141,14 @@ export class MailWatcher {
 	private loop?: Promise<void>;
 
 	private readonly timers = new Set<NodeJS.Timeout>();
+
+	/**
+	 * Cursor positions in the order they were reached; a position whose execution n8n has not
+	 * confirmed yet holds back every later one. Only confirmed positions reach static data.
+	 */
+	private steps: Array<{ cursor: Cursor; settled: boolean }> = [];
+
+	private generation = 0;
 
 	/** Executions emitted by this watcher (for logs and tests). */
 	started = 0;
@@ -191,10 +207,11 @@ export class MailWatcher {
 			const box = await client.mailboxOpen(this.options.folder).catch((e: unknown) => ({ refused: e }));
 			if ('refused' in box)
 				throw ['NO', 'BAD'].includes(String(Reflect.get(Object(box.refused), 'responseStatus'))) ? folderMissing(this.options.folder, box.refused) : this.asMailError(box.refused, session);
-			const plan = reconcile(readCursor(this.host.staticData), { folder: this.options.folder, uidValidity: Number(box.uidValidity), uidNext: box.uidNext }, this.options.startWith);
+			// Within one activation the position in memory leads; static data holds what n8n confirmed.
+			const plan = reconcile(this.cursor ?? readCursor(this.host.staticData), { folder: this.options.folder, uidValidity: Number(box.uidValidity), uidNext: box.uidNext }, this.options.startWith);
 			this.cursor = plan.cursor;
+			this.commit(plan.cursor);
 			if (plan.kind === 'resync') await this.resync(client, plan.since, box.uidNext);
-			this.save();
 		} catch (e) {
 			await disconnectImap(client);
 			throw this.asMailError(e, session);
@@ -207,8 +224,52 @@ export class MailWatcher {
 		return this.cursor;
 	}
 
-	private save(): void {
-		if (this.cursor) this.host.staticData.cursor = cursorData(this.cursor);
+	/** Records a new position; `started` is the execution it waits for, if any. */
+	private commit(cursor: Cursor, started?: Promise<unknown>): void {
+		const step = { cursor, settled: started === undefined };
+		this.steps.push(step);
+		if (started) {
+			const generation = this.generation;
+			started.then(
+				() => {
+					if (generation !== this.generation) return;
+					step.settled = true;
+					this.flush();
+				},
+				() => {
+					if (generation === this.generation) this.rewind();
+				},
+			);
+		}
+		this.flush();
+	}
+
+	private flush(): void {
+		let confirmed: Cursor | undefined;
+		while (this.steps.length && this.steps[0].settled) confirmed = this.steps.shift()?.cursor;
+		// n8n persists this when the trigger next emits (and at activation).
+		if (confirmed) this.host.staticData.cursor = cursorData(confirmed);
+	}
+
+	/** n8n could not create an execution: go back to the last confirmed position and start again. */
+	private rewind(): void {
+		this.generation++;
+		this.steps = [];
+		this.cursor = readCursor(this.host.staticData) ?? this.cursor;
+		this.host.warn('n8n could not start an execution; the trigger starts again from the last confirmed message.');
+		this.wake?.();
+	}
+
+	/**
+	 * n8n's execution de-duplication key for a message. Built from what survives a UIDVALIDITY
+	 * change (Message-ID, delivery time, size), so a re-sync cannot start a message twice either.
+	 */
+	dedupKey(m: Fetched): string {
+		const id =
+			m.envelope?.messageId || m.internalDate
+				? `${m.envelope?.messageId ?? ''}|${m.internalDate?.getTime() ?? ''}|${m.size ?? ''}`
+				: `uid|${this.current().uidValidity}|${m.uid}`;
+		return `${this.host.keyPrefix}:${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 	}
 
 	private async checkMoveTarget(client: ImapConnection): Promise<MailError | undefined> {
@@ -353,7 +414,7 @@ export class MailWatcher {
 			if (!uids.length) {
 				if (backlogOnly && backlogUntil !== undefined) {
 					this.cursor = skipTo(this.cursor, backlogUntil);
-					this.save();
+					this.commit(this.cursor);
 					continue;
 				}
 				return;
@@ -388,15 +449,15 @@ export class MailWatcher {
 		const parts = partsOf(m.bodyStructure);
 		if (this.options.filters.hasAttachments && !parts.attachments.length) {
 			this.cursor = skipTo(this.current(), m.uid);
-			this.save();
+			this.commit(this.cursor);
 			return;
 		}
 		const item = await this.buildItem(client, m, parts);
 		const date = m.internalDate?.getTime();
+		const key = this.dedupKey(m);
 		this.cursor = advance(this.current(), { uid: m.uid, date, key: messageKey(m.envelope?.messageId, date, m.size) });
-		// Written before emit: n8n saves static data as the trigger emits.
-		this.save();
-		this.host.emit(item);
+		// The saved cursor moves past this message only once n8n holds its execution (see README).
+		this.commit(this.cursor, this.host.emit(item, key));
 		this.started++;
 		await this.afterStart(client, m.uid);
 	}
@@ -474,6 +535,7 @@ export class MailWatcher {
 			}
 		}
 		this.cursor = skipTo(this.current(), present);
+		this.commit(this.cursor);
 	}
 
 	/** The newest message matching the filters, read-only, for "Fetch test event". */

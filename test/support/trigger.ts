@@ -10,6 +10,8 @@ import { ExecutionLifecycleHooks, TriggerContext, TriggersAndPollers } from 'n8n
 import {
 	Workflow,
 	type IDataObject,
+	createRunExecutionData,
+	type ITriggerFunctions,
 	type INode,
 	type INodeExecutionData,
 	type INodeParameters,
@@ -59,6 +61,15 @@ export class TriggerHarness {
 	readonly started: Started[] = [];
 
 	readonly errors: Error[] = [];
+
+	/** n8n 2.41's unique execution de-duplication keys (kept in its database across restarts). */
+	readonly executionKeys = new Set<string>();
+
+	/** Emits n8n refused because an execution with the same key exists (DuplicateExecutionError). */
+	duplicatesRefused = 0;
+
+	/** How long each started execution runs before its done promise settles. */
+	executionMs = 0;
 
 	/** Called for every emitted execution (e.g. to run the rest of a workflow). */
 	onStart?: (data: INodeExecutionData[][]) => void;
@@ -129,10 +140,20 @@ export class TriggerHarness {
 		if (!node) throw new Error('trigger node missing');
 		const mode: WorkflowExecuteMode = 'trigger';
 		const additionalData = this.additionalData(mode);
-		const emit = (data: INodeExecutionData[][]) => {
+		// As n8n 2.41 wires it: save static data, then create the execution unless its key exists.
+		const finishedRun = (): IRun => ({ data: createRunExecutionData(), finished: true, mode: 'trigger', startedAt: new Date(), storedAt: 'db', status: 'success' });
+		const emit: ITriggerFunctions['emit'] = (data, _response, done, key) => {
 			this.persist(workflow);
+			if (key !== undefined && this.executionKeys.has(key)) {
+				this.duplicatesRefused++;
+				// n8n settles the done promise of a refused duplicate at once.
+				setImmediate(() => done?.resolve(finishedRun()));
+				return;
+			}
+			if (key !== undefined) this.executionKeys.add(key);
 			this.started.push({ items: data[0] ?? [], at: Date.now() });
 			this.onStart?.(data);
+			setTimeout(() => done?.resolve(finishedRun()), this.executionMs);
 		};
 		const emitError = (error: Error) => {
 			this.errors.push(error);
