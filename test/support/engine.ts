@@ -232,6 +232,8 @@ export interface RunOptions {
 	mode?: WorkflowExecuteMode;
 	/** Node to start from (default: the first node nothing feeds into). */
 	start?: string;
+	/** What the start node hands on (a trigger's emitted data); default one empty item. */
+	startData?: INodeExecutionData[][];
 }
 
 export interface RunResult {
@@ -268,7 +270,7 @@ export async function useFilesystemBinaryData(): Promise<void> {
 	await Container.get(BinaryDataService).init();
 }
 
-export async function runWorkflow({ nodes, connections, store, mode = 'manual', start: startName }: RunOptions): Promise<RunResult> {
+export async function runWorkflow({ nodes, connections, store, mode = 'manual', start: startName, startData }: RunOptions): Promise<RunResult> {
 	const workflow = new Workflow({
 		id: 'wf-test',
 		nodes,
@@ -315,7 +317,7 @@ export async function runWorkflow({ nodes, connections, store, mode = 'manual', 
 	if (!start) throw new Error('workflow has no start node');
 	const runExecutionData = createRunExecutionData({
 		executionData: {
-			nodeExecutionStack: [{ node: start, data: { main: [[{ json: {} }]] }, source: null }],
+			nodeExecutionStack: [{ node: start, data: { main: startData ?? [[{ json: {} }]] }, source: null }],
 		},
 	});
 	const execute = new WorkflowExecute(additionalData, mode, runExecutionData);

@@ -10,9 +10,10 @@ import type { INodeProperties, INodeType } from 'n8n-workflow';
 
 import { SendReportEmail } from '../../../nodes/SendReportEmail/SendReportEmail.node';
 import { VerifyMailbox } from '../../../nodes/VerifyMailbox/VerifyMailbox.node';
+import { MailTrigger } from '../../../nodes/MailTrigger/MailTrigger.node';
 
 const dir = path.join(__dirname, '..', '..', '..', 'examples');
-const ours: Record<string, INodeType> = { sendReportEmail: new SendReportEmail(), verifyMailbox: new VerifyMailbox() };
+const ours: Record<string, INodeType> = { sendReportEmail: new SendReportEmail(), verifyMailbox: new VerifyMailbox(), mailTrigger: new MailTrigger() };
 const TOOL_ONLY = ['toolDescription', 'descriptionType'];
 
 interface ExampleNode {
@@ -43,8 +44,8 @@ function check(props: INodeProperties[], params: Record<string, unknown>, where:
 
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-it('has the three examples the README promises', () => {
-	expect(files.sort()).toEqual(['ai-agent-mail-tools.json', 'mailbox-health-check.json', 'weekly-report.json']);
+it('has the four examples the README promises', () => {
+	expect(files.sort()).toEqual(['ai-agent-mail-tools.json', 'mailbox-health-check.json', 'new-mail-forward-report.json', 'weekly-report.json']);
 });
 
 it.each(files)('%s only sets parameters the nodes have', (file) => {
