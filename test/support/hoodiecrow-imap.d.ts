@@ -23,7 +23,7 @@ declare module 'hoodiecrow-imap' {
 	export interface HoodiecrowConnection {
 		state: 'Not Authenticated' | 'Authenticated' | 'Selected' | 'Logout';
 		inputHandler: ((line: string) => void) | false;
-		socket: { destroy(): void };
+		socket: { destroy(): void; write(data: unknown): boolean; removeAllListeners(event: string): unknown };
 		send(response: ImapResponse, description: string, parsed?: ParsedCommand, data?: string): void;
 		/** Set by the fixture, not by hoodiecrow. */
 		fixtureUser?: string;
@@ -46,6 +46,8 @@ declare module 'hoodiecrow-imap' {
 	export interface HoodiecrowServer {
 		server: Server;
 		capabilities: Record<string, (connection: HoodiecrowConnection) => boolean>;
+		/** Called with every new client connection. */
+		connectionHandlers: Array<(connection: HoodiecrowConnection) => void>;
 		listen(port: number, host: string, callback?: () => void): void;
 		close(callback?: () => void): void;
 		registerCapability(keyword: string, handler?: (connection: HoodiecrowConnection) => boolean): void;

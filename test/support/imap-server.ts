@@ -74,6 +74,10 @@ export interface ImapServer {
 	resetUidValidity(folder?: string): number;
 	/** Drops every client connection, as a server restart does. */
 	dropConnections(): void;
+	/** Cuts the connection (no answer) the next `count` times a client sends `command`, e.g. `UID FETCH`. */
+	cutOn(command: string, count?: number): void;
+	/** Every open connection stays open but never says anything again (a hung server or a dead path). */
+	silence(): void;
 	stop(): Promise<void>;
 }
 
@@ -174,6 +178,26 @@ function notConnectedGate(server: HoodiecrowServer): void {
 	};
 }
 
+/** Cuts the socket instead of answering a chosen command (armed by `cutOn`). */
+function cutGate(cuts: Map<string, number>) {
+	return (server: HoodiecrowServer): void => {
+		const original = server.getCommandHandler.bind(server);
+		server.getCommandHandler = (command: string) => {
+			const handler = original(command);
+			if (!handler) return handler;
+			const gated: CommandHandler = (connection, parsed, data, callback) => {
+				const key = command.toUpperCase();
+				const left = cuts.get(key) ?? 0;
+				if (left <= 0) return handler(connection, parsed, data, callback);
+				cuts.set(key, left - 1);
+				connection.socket.destroy();
+				callback();
+			};
+			return gated;
+		};
+	};
+}
+
 async function listen(server: Server): Promise<number> {
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
@@ -234,11 +258,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			messages: unsupported,
 			resetUidValidity: unsupported,
 			dropConnections: unsupported,
+			cutOn: unsupported,
+			silence: unsupported,
 			stop: async () => await stall?.stop(),
 		};
 	}
 
 	let current: ImapMode = mode;
+	const cuts = new Map<string, number>();
+	const connections = new Set<HoodiecrowConnection>();
+	const silenced = new Set<HoodiecrowConnection>();
 	let unavailable = 0;
 	const takeUnavailable = (): boolean => (unavailable > 0 ? (unavailable--, true) : false);
 	const storage = {
@@ -257,6 +286,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus', 'idle', 'move',
 		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
+		cutGate(cuts),
+		(server: HoodiecrowServer) => server.connectionHandlers.push((c) => connections.add(c)),
 	];
 	if (options.quota !== false) plugins.push(quotaPlugin);
 	if (options.starttls) plugins.push('starttls');
@@ -310,7 +341,20 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		dropConnections: () => {
 			for (const s of sockets) s.destroy();
 		},
+		cutOn: (command, count = 1) => {
+			cuts.set(command.toUpperCase(), count);
+		},
+		silence: () => {
+			for (const c of connections) {
+				// Reads are dropped and nothing is written: the connection stays up, the server is mute.
+				c.socket.removeAllListeners('data');
+				c.socket.write = () => true;
+				silenced.add(c);
+			}
+		},
 		stop: async () => {
+			// A mute connection left in IDLE still holds hoodiecrow's 30-minute IDLE timer: end it.
+			for (const c of silenced) if (typeof c.inputHandler === 'function') c.inputHandler('DONE');
 			for (const s of sockets) s.destroy();
 			await close(imap.server);
 		},

@@ -7,7 +7,7 @@ import { LoggerProxy, type IDataObject } from 'n8n-workflow';
 
 import type { CredentialStore } from '../../support/engine';
 
-export type Area = 'IdP' | 'SMTP' | 'IMAP' | 'Postfix' | 'Concurrency' | 'Input' | 'Credential';
+export type Area = 'IdP' | 'SMTP' | 'IMAP' | 'Postfix' | 'Concurrency' | 'Input' | 'Credential' | 'Trigger';
 
 export interface Row {
 	area: Area;
