@@ -13,7 +13,7 @@ import { failureJson, toNodeError } from '../shared/node-errors';
 import type { MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
 import { TokenSession, readCredentialSettings } from '../shared/token';
-import { loadAttachments, parseNameList } from './attachments';
+import { loadAttachments, parseNameList, releaseAttachments, settle } from './attachments';
 import { sendReportEmailProperties } from './description';
 import { optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
@@ -52,14 +52,6 @@ function str(ctx: IExecuteFunctions, name: string, i: number): string {
 }
 
 
-/** Runs `work`, handing back its result or what it threw. */
-function attempt<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
-	try {
-		return { ok: true, value: work() };
-	} catch (error) {
-		return { ok: false, error };
-	}
-}
 
 function pacingOf(o: Options, settings: MailboxSettings): number {
 	if (o.pacing === 'off') return 0;
@@ -87,9 +79,6 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		if (output !== 'table')
 			attachments.push({ origin: 'the CSV report', fileName: str(ctx, 'csvFileName', i) || 'report.csv', contentType: 'text/csv', size: Buffer.byteLength(report.csv) + 3, content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(report.csv)]) });
 	}
-	const fileItems = mode === 'report' && o.attachAllItems !== false ? job.itemIndexes : [i];
-	attachments.push(...(await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })));
-	attachments.push(...(await loadAttachments(ctx, items, [i], { names: parseNameList(optionText(o, 'inlineImages')), inline: true })));
 	const signature = o.signature === 'none' ? '' : o.signature === 'custom' ? (optionText(o, 'customSignature') ?? '') : settings.signature;
 	const input: MessageInput = {
 		mailbox: settings.mailbox,
@@ -110,10 +99,17 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
 		messageId,
 	};
-	const built = attempt(() => buildMail(input));
+	// Files are opened last, and every one opened is closed again if anything after it fails.
+	const fileItems = mode === 'report' && o.attachAllItems !== false ? job.itemIndexes : [i];
+	const built = await settle(async () => {
+		// One at a time, not push(...list): a report of 100,000+ items with files would overflow the stack.
+		for (const a of await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })) attachments.push(a);
+		for (const a of await loadAttachments(ctx, items, [i], { names: parseNameList(optionText(o, 'inlineImages')), inline: true })) attachments.push(a);
+		return buildMail(input);
+	});
 	if (!built.ok) {
 		// Nothing will read the opened attachment streams: release their files.
-		for (const a of attachments) if (!Buffer.isBuffer(a.content)) a.content.destroy();
+		releaseAttachments(attachments);
 		throw built.error;
 	}
 	return built.value;
