@@ -73,6 +73,36 @@ describe('Verify Mailbox round trip', () => {
 		expect(imap.messages().some((m) => /Verify Mailbox probe/.test(m.raw))).toBe(false);
 	});
 
+	// A server of its own per case: the shared one's delivery pump counts messages across resets.
+	async function roundTripBeside(uidplus: boolean) {
+		const server = await startImapServer({ idp, mailbox: USER, uidplus });
+		const stop = deliverInto(smtp, server);
+		try {
+			smtp.reset();
+			const theirs = server.deliver('Message-ID: <theirs@example.test>\r\nSubject: flagged by another client\r\n\r\nkeep me\r\n', { flags: ['\\Deleted'] });
+			const run = await runVerify(storeWith(idp, { imap: server, smtp }), { checks: ['smtp', 'imap', 'roundTrip'], roundTripTimeout: 10 });
+			return { run, theirs: server.messages().find((m) => m.uid === theirs.uid), probe: server.messages().find((m) => /Verify Mailbox probe/.test(m.raw)) };
+		} finally {
+			stop();
+			await server.stop();
+		}
+	}
+
+	it('with UIDPLUS deletes only the probe (UID EXPUNGE): a message another client flagged \\Deleted stays', async () => {
+		const { run, theirs, probe } = await roundTripBeside(true);
+		expect(run.check('roundTrip')).toMatchObject({ status: 'ok', probeRemoval: 'expunged', detail: expect.stringMatching(/was deleted/) });
+		expect(theirs?.flags).toContain('\\Deleted');
+		expect(probe).toBeUndefined();
+	});
+
+	it('without UIDPLUS never expunges: the probe is only flagged \\Deleted, another client\'s \\Deleted message stays, and the output says so', async () => {
+		const { run, theirs, probe } = await roundTripBeside(false);
+		expect(run.verification()).toMatchObject({ status: 'Verified' });
+		expect(run.check('roundTrip')).toMatchObject({ status: 'ok', probeRemoval: 'flagged', detail: expect.stringMatching(/flagged \\Deleted .*not expunged: the server lacks UIDPLUS/) });
+		expect(theirs?.flags).toContain('\\Deleted');
+		expect(probe?.flags).toContain('\\Deleted');
+	});
+
 	it('is Not Verified naming the round trip when the probe never arrives', async () => {
 		stopDelivery();
 		try {
