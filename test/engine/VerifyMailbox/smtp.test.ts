@@ -49,6 +49,15 @@ describe('Verify Mailbox over SMTP', () => {
 		expect(run.check('imap')).toMatchObject({ status: 'ok' });
 	});
 
+	it('a server reply quoting access_token="..." is masked in place: Not Verified, not a crash', async () => {
+		smtp.failNext('auth', { code: 535, text: '5.7.3 Authentication unsuccessful access_token="server-quoted-value" refused' }, 2);
+		const run = await runVerify(storeWith(idp, { imap, smtp }), { checks: ['smtp'], failWhenNotVerified: false });
+		expect(run.result.error('Verify')).toBeUndefined();
+		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'smtp', code: 'SMTP_AUTH_REJECTED' });
+		expect(String(run.check('smtp').serverResponse)).toContain('access_token="[redacted]"');
+		expect(JSON.stringify(run.verification())).not.toContain('server-quoted-value');
+	});
+
 	it('fails the workflow instead when the option asks for it', async () => {
 		smtp.failNext('auth', { code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.' }, 2);
 		const run = await runVerify(storeWith(idp, { imap, smtp }), { failWhenNotVerified: true });
