@@ -15,7 +15,7 @@ import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
 import { TokenSession, readCredentialSettings } from '../shared/token';
 import { loadAttachments, parseNameList, releaseAttachments, settle } from './attachments';
 import { sendReportEmailProperties } from './description';
-import { optionText, textOf } from './fields';
+import { booleanOption, choiceOf, columnsOf, headersOf, numberOption, optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
 
@@ -54,8 +54,9 @@ function str(ctx: IExecuteFunctions, name: string, i: number): string {
 
 
 function pacingOf(o: Options, settings: MailboxSettings): number {
-	if (o.pacing === 'off') return 0;
-	if (o.pacing === 'custom') return Math.max(1, o.messagesPerMinute ?? EXCHANGE_LIMITS.messagesPerMinute);
+	const pacing = choiceOf(o.pacing, 'Options > Pacing', ['auto', 'custom', 'off'] as const, 'auto');
+	if (pacing === 'off') return 0;
+	if (pacing === 'custom') return numberOption(o, 'messagesPerMinute', 'Options > Messages Per Minute', { min: 1 }) ?? EXCHANGE_LIMITS.messagesPerMinute;
 	return settings.isMicrosoftSmtp ? EXCHANGE_LIMITS.messagesPerMinute : 0;
 }
 
@@ -64,13 +65,13 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 	const i = job.paramIndex;
 	const items = ctx.getInputData();
 	const o = optionsAt(ctx, i);
-	const format = ctx.getNodeParameter('emailFormat', i, 'html') as BodyFormat;
+	const format: BodyFormat = choiceOf(ctx.getNodeParameter('emailFormat', i, 'html'), 'Email Format', ['html', 'text', 'both'] as const, 'html');
 	let html = format === 'text' ? undefined : str(ctx, 'html', i);
 	let text = format === 'html' ? undefined : str(ctx, 'text', i);
 	const attachments: AttachmentInput[] = [];
 	if (mode === 'report') {
-		const output = str(ctx, 'reportOutput', i) || 'both';
-		const columns = (ctx.getNodeParameter('reportColumns', i, {}) as { column?: ReportColumn[] }).column ?? [];
+		const output = choiceOf(str(ctx, 'reportOutput', i), 'Report Output', ['both', 'table', 'csv'] as const, 'both');
+		const columns: ReportColumn[] = columnsOf(ctx.getNodeParameter('reportColumns', i, {}));
 		const report = renderReport(items.map((it) => it.json), { columns, title: str(ctx, 'reportTitle', i) || undefined });
 		if (output !== 'csv') {
 			if (html !== undefined) html = placeReport(html, report.html);
@@ -79,7 +80,8 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		if (output !== 'table')
 			attachments.push({ origin: 'the CSV report', fileName: str(ctx, 'csvFileName', i) || 'report.csv', contentType: 'text/csv', size: Buffer.byteLength(report.csv) + 3, content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(report.csv)]) });
 	}
-	const signature = o.signature === 'none' ? '' : o.signature === 'custom' ? (optionText(o, 'customSignature') ?? '') : settings.signature;
+	const signatureChoice = choiceOf(o.signature, 'Options > Signature', ['credential', 'custom', 'none'] as const, 'credential');
+	const signature = signatureChoice === 'none' ? '' : signatureChoice === 'custom' ? (optionText(o, 'customSignature') ?? '') : settings.signature;
 	const input: MessageInput = {
 		mailbox: settings.mailbox,
 		from: optionText(o, 'from'),
@@ -93,14 +95,14 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		html,
 		text,
 		signature,
-		importance: o.importance,
-		headers: o.customHeaders?.header ?? [],
+		importance: choiceOf(o.importance, 'Options > Importance', ['normal', 'high', 'low'] as const, 'normal'),
+		headers: headersOf(o.customHeaders),
 		attachments,
-		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
+		maxMessageBytes: (numberOption(o, 'maxMessageSizeMb', 'Options > Max Message Size (MB)', { min: 0.001 }) ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
 		messageId,
 	};
 	// Files are opened last, and every one opened is closed again if anything after it fails.
-	const fileItems = mode === 'report' && o.attachAllItems !== false ? job.itemIndexes : [i];
+	const fileItems = mode === 'report' && booleanOption(o, 'attachAllItems', 'Options > Attach Files of All Items') !== false ? job.itemIndexes : [i];
 	const built = await settle(async () => {
 		// One at a time, not push(...list): a report of 100,000+ items with files would overflow the stack.
 		for (const a of await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })) attachments.push(a);
@@ -148,13 +150,14 @@ export class SendReportEmail implements INodeType {
 		try {
 			let settings: MailboxSettings;
 			try {
-				if (first.dryRun) settings = await readCredentialSettings(this);
+				if (booleanOption(first, 'dryRun', 'Options > Dry Run')) settings = await readCredentialSettings(this);
 				else {
 					session = await TokenSession.open(this);
 					settings = session.settings;
 					smtp = new SmtpClient(session, {
 						messagesPerMinute: pacingOf(first, settings),
-						retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
+						// The editor allows 0-5; an expression giving more is held to 5.
+						retry: { ...SMTP_RETRY, attempts: numberOption(first, 'retries', 'Options > Retries on Temporary Failures', { min: 0, max: 5, integer: true, cap: true }) ?? SMTP_RETRY.attempts },
 					});
 				}
 			} catch (e) {
@@ -166,7 +169,7 @@ export class SendReportEmail implements INodeType {
 				const messageId = newMessageId(settings.mailbox);
 				try {
 					const build = async () => await buildJob(this, job, settings, messageId, mode);
-					if (!client || optionsAt(this, job.paramIndex).dryRun) {
+					if (!client || booleanOption(optionsAt(this, job.paramIndex), 'dryRun', 'Options > Dry Run')) {
 						const eml = await composeMessage(await build());
 						const binary = await this.helpers.prepareBinaryData(eml, 'message.eml', 'message/rfc822');
 						results[jobs.indexOf(job)] = [{ json: { dryRun: true, messageId, size: eml.length }, binary: { email: binary }, pairedItem: paired(job) }];

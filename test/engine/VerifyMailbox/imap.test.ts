@@ -55,6 +55,16 @@ describe('Verify Mailbox over IMAP', () => {
 		}
 	});
 
+	it.each([
+		['Checks', { checks: '={{ "smtp" }}' }, /^Checks: the expression did not give a list/],
+		['Checks', { checks: '={{ ["smtp", "pop3"] }}' }, /^Checks: "pop3" is not a check/],
+		['Timeout per Check', { options: { checkTimeout: '={{ "soon" }}' } }, /^Options > Timeout per Check \(Seconds\): "soon" is not a number of seconds/],
+	])('refuses %s of the wrong type from an expression, naming the field', async (_field, p, message) => {
+		const run = await runVerify(storeWith(idp, { imap }), p);
+		expect(run.result.error('Verify')?.message).toMatch(message);
+		expect(imap.logins).toHaveLength(0);
+	});
+
 	it('is Not Verified at the token check for an expired token whose refresh is refused', async () => {
 		const store = storeWith(idp, { imap }, { oauthTokenData: seededToken(idp, { jwtExpiresIn: -60 }) });
 		idp.revokeRefreshTokens(USER);
