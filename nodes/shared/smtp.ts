@@ -187,7 +187,9 @@ export class SmtpClient {
 	}
 
 	private shut(generation: Generation): void {
-		generation.transport.close();
+		// None of this execution's sends is waiting on it any more: a connection still busy is one a
+		// send gave up on at its deadline (e.g. a server trickling its replies), so close that too.
+		generation.transport.close({ force: true });
 		this.generations.delete(generation);
 	}
 
