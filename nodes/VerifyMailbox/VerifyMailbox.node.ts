@@ -39,7 +39,7 @@ export class VerifyMailbox implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Verify Mailbox (Microsoft 365)',
 		name: 'verifyMailbox',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: { light: 'file:../../icons/verify-mailbox.svg', dark: 'file:../../icons/verify-mailbox.dark.svg' },
 		group: ['input'],
 		version: 1,
 		subtitle: '={{ "Checks: token, " + ($parameter["checks"] || []).join(", ") }}',

@@ -89,7 +89,7 @@ describe('token lifecycle', () => {
 		const store = storeWith({ oauthTokenData: {} });
 		const result = await probe(store);
 		expect(errorText(result)).toMatch(/not connected/i);
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(idp.tokenRequests).toHaveLength(0);
 	});
 
@@ -154,7 +154,7 @@ describe('token endpoint errors become advice', () => {
 		const result = await probe(store);
 		const text = errorText(result);
 		expect(text).toMatch(/invalid_grant.*MFA, Conditional Access, admin consent/s);
-		expect(text).toMatch(/Connect my account/);
+		expect(text).toMatch(/"Switch account"/);
 		for (const secret of [old.access_token, old.refresh_token, CLIENT.clientSecret]) expect(text).not.toContain(secret);
 		expect(idp.tokenRequests).toHaveLength(1);
 	});
@@ -163,7 +163,7 @@ describe('token endpoint errors become advice', () => {
 		const old = seeded(-1000);
 		idp.revokeRefreshTokens(USER);
 		const result = await probe(storeWith({ oauthTokenData: old }));
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(errorText(result)).not.toContain(old.refresh_token);
 	});
 
@@ -206,7 +206,7 @@ describe('refresh tokens that rotate on use (single-use)', () => {
 		const stored = String(store.tokenData('cred-1').refresh_token);
 		rotating.failNext(1, { error: 'invalid_grant', aadsts: 50076, status: 400 });
 		const refused = await probe(store);
-		expect(errorText(refused)).toMatch(/Connect my account/);
+		expect(errorText(refused)).toMatch(/"Switch account"/);
 		// Only n8n's own request: the package did not send the refresh token a second time.
 		expect(rotating.tokenRequests).toHaveLength(1);
 		expect(store.tokenData('cred-1').refresh_token).toBe(stored);
