@@ -174,7 +174,7 @@ describe('in the editor (headless Chromium)', () => {
 		await page.screenshot({ path: artifactPath('editor-node-send-report-email.png') });
 		const sendText = await send.innerText();
 		expect(sendText).toContain("The field's name, not its value");
-		expect(sendText).toContain('Leave empty to show every top-level field');
+		expect(sendText).toContain('Columns: leave empty to show every top-level field.');
 		expect(sendText).toContain('In report mode, write [[report]] where the table goes');
 		expect(await send.getByText('Add option', { exact: true }).count() + (await send.getByPlaceholder('Add option').count())).toBeGreaterThan(0);
 		await page.keyboard.press('Escape');
@@ -183,6 +183,43 @@ describe('in the editor (headless Chromium)', () => {
 		await page.screenshot({ path: artifactPath('editor-node-verify-mailbox.png') });
 		expect(await verify.innerText()).toContain('Checks');
 		await page.keyboard.press('Escape');
+	});
+
+	test('a report column filled by dragging the field from the input panel: the path goes in, the column is filled', async () => {
+		const subject = `e2e dragged ${Date.now()}`;
+		const workflow = linear('editor drag', [manual, sendNode({ mode: 'report', subject, reportOutput: 'csv', reportColumns: { column: [{ field: '', title: 'Client' }] } })]);
+		const rows = [{ json: { client: 'Northwind', tickets: 3 } }, { json: { client: 'Fabrikam', tickets: 1 } }];
+		const wf = await n8n.createWorkflow({ ...workflow, pinData: { [manual.name]: rows } } as WorkflowInput);
+		await page.setViewportSize({ width: 1600, height: 1400 });
+		await goToWorkflow(page, wf.id);
+		const ndv = await openNode(page, 'Send Report Email');
+		const source = ndv.locator('[data-test-id="ndv-input-panel"] [data-test-id="run-data-schema-item"]').filter({ hasText: 'client' }).first();
+		await source.waitFor({ timeout: 30_000 });
+		const target = ndv.locator('[data-test-id="parameter-input-field"]').first();
+		await target.scrollIntoViewIfNeeded();
+		const from = await source.boundingBox();
+		const to = await target.boundingBox();
+		if (!from || !to) throw new Error('drag source or target not on screen');
+		await page.mouse.move(from.x + 20, from.y + from.height / 2);
+		await page.mouse.down();
+		await page.mouse.move(from.x + 60, from.y + from.height / 2, { steps: 5 });
+		await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 25 });
+		await page.waitForTimeout(400);
+		await page.mouse.up();
+		await page.waitForTimeout(800);
+		await page.screenshot({ path: artifactPath('editor-report-column-dragged.png') });
+		const inserted = (await target.innerText()).trim() || (await target.locator('input, textarea').first().inputValue().catch(() => ''));
+		expect(inserted).toBe('client');
+		await page.keyboard.press('Escape');
+		await page.waitForTimeout(500);
+		await page.locator('[data-test-id="execute-workflow-button"]').first().click();
+		const execution = await n8n.waitForExecution(wf.id, 60_000);
+		const [sent] = nodeOutput(execution, 'Send Report Email');
+		expect(sent.warnings).toBeUndefined();
+		const mail = await findMessage(RECIPIENT, String(sent.messageId));
+		expect(mail.subject).toBe(subject);
+		const csv = mail.attachments.find((a) => a.filename === 'report.csv')?.content.toString('utf8').replace(/^\uFEFF/, '');
+		expect(csv).toBe('Client\r\nNorthwind\r\nFabrikam\r\n');
 	});
 
 	test('an error panel: Send As refused by Postfix shows the PowerShell command with the real addresses and the server reply, whole', async () => {
