@@ -126,8 +126,8 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	},
 	invalidGrant: {
 		code: 'INVALID_GRANT',
-		message: 'Microsoft no longer accepts the stored sign-in (refresh token expired, revoked, or the password or permissions changed).',
-		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
+		message: 'Microsoft no longer accepts the stored sign-in (invalid_grant): the refresh token expired or was revoked, the password or permissions changed, or a policy now asks for more (MFA, Conditional Access, admin consent).',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
 	},
 	invalidClient: {
 		code: 'INVALID_CLIENT',
@@ -379,7 +379,11 @@ const NETWORK_CODES: Record<string, CatalogueEntry> = {
 	},
 };
 
-export function networkFailure(source: FailureSource, code: string, text: string): MailFailure | undefined {
+/** Server text kept for matching and display: a reply line is at most 512 characters (RFC 5321), a few lines more than enough. */
+const MAX_SERVER_TEXT = 4000;
+
+export function networkFailure(source: FailureSource, code: string, fullText: string): MailFailure | undefined {
+	const text = fullText.slice(0, MAX_SERVER_TEXT);
 	// nodemailer reports socket faults as ESOCKET, with the system code only in the text.
 	let entry = NETWORK_CODES[code] ?? NETWORK_CODES[/\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|ECONNRESET)\b/.exec(text)?.[1] ?? ''];
 	if (!entry && /certificate|self[- ]signed|altnames|SSL|TLS/i.test(text)) entry = NETWORK_CODES.ETLS;
@@ -393,7 +397,7 @@ export function networkFailure(source: FailureSource, code: string, text: string
 }
 
 export function parseSmtpReply(response: string | undefined, responseCode?: number) {
-	const text = (response ?? '').trim();
+	const text = (response ?? '').slice(0, MAX_SERVER_TEXT).trim();
 	const code = responseCode ?? Number(/^(\d{3})/.exec(text)?.[1] ?? 0);
 	const enhanced = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1] ?? '';
 	return { code, enhanced, text };
@@ -440,7 +444,7 @@ export interface ImapErrorLike {
 }
 
 export function describeImapError(error: ImapErrorLike): MailFailure {
-	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ');
+	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ').slice(0, MAX_SERVER_TEXT);
 	if (/authenticated but not connected/i.test(text)) {
 		return {
 			source: 'imap',
