@@ -193,22 +193,23 @@ describe('in the editor (headless Chromium)', () => {
 		await page.setViewportSize({ width: 1600, height: 1400 });
 		await goToWorkflow(page, wf.id);
 		const ndv = await openNode(page, 'Send Report Email');
-		const source = ndv.locator('[data-test-id="ndv-input-panel"] [data-test-id="run-data-schema-item"]').filter({ hasText: 'client' }).first();
+		// The field's pill in the input panel's schema view, dropped on the column's Field input.
+		const source = ndv.locator('[data-test-id="ndv-input-panel"] [data-test-id="run-data-schema-item"]').filter({ hasText: 'client' }).first().getByText('client', { exact: true }).first();
 		await source.waitFor({ timeout: 30_000 });
-		const target = ndv.locator('[data-test-id="parameter-input-field"]').first();
+		const target = ndv.getByPlaceholder('customer.name').first();
 		await target.scrollIntoViewIfNeeded();
 		const from = await source.boundingBox();
 		const to = await target.boundingBox();
 		if (!from || !to) throw new Error('drag source or target not on screen');
-		await page.mouse.move(from.x + 20, from.y + from.height / 2);
+		await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
 		await page.mouse.down();
-		await page.mouse.move(from.x + 60, from.y + from.height / 2, { steps: 5 });
+		await page.mouse.move(from.x + from.width / 2 + 40, from.y + from.height / 2 + 10, { steps: 5 });
 		await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 25 });
 		await page.waitForTimeout(400);
 		await page.mouse.up();
 		await page.waitForTimeout(800);
 		await page.screenshot({ path: artifactPath('editor-report-column-dragged.png') });
-		const inserted = (await target.innerText()).trim() || (await target.locator('input, textarea').first().inputValue().catch(() => ''));
+		const inserted = await target.inputValue();
 		expect(inserted).toBe('client');
 		await page.keyboard.press('Escape');
 		await page.waitForTimeout(500);
