@@ -247,6 +247,25 @@ describe('in the editor (headless Chromium)', () => {
 });
 
 describe('Retry On Fail after a mid-batch failure (real n8n, Postfix, Dovecot)', () => {
+	test('bad input on item 2 of 3: the node fails before the first message, nothing is delivered', async () => {
+		const tag = `e2e-badinput-${Date.now()}`;
+		const wf = await n8n.deployWorkflow(
+			linear(tag, [
+				node('Webhook', 'n8n-nodes-base.webhook', { path: tag, httpMethod: 'POST', responseMode: 'onReceived' }, 0, { typeVersion: 2 }),
+				node('Split Out', 'n8n-nodes-base.splitOut', { fieldToSplitOut: 'body.items', options: {} }, 200),
+				sendNode({ to: '={{ $json.to }}', subject: `={{ "${tag} item " + $json.n }}` }, 400),
+			]),
+		);
+		const items = [{ n: 1, to: RECIPIENT }, { n: 2, to: 'bob at example' }, { n: 3, to: RECIPIENT }];
+		expect((await n8n.callWebhook(tag, { body: { items } })).status).toBe(200);
+		const execution = await n8n.waitForExecution(wf.id, 60_000);
+		expect(execution.status).toBe('error');
+		expect(execution.data.resultData.runData['Send Report Email']?.[0]?.error?.message).toBe('To: "bob at example" is not an email address.');
+		await new Promise((r) => setTimeout(r, 3000));
+		expect(await subjectsInInbox(RECIPIENT, tag)).toEqual([]);
+		await n8n.deleteWorkflow(wf.id);
+	});
+
 	test('items 1 and 3 are delivered exactly once over two tries; the error says 2 of 3 went out', async () => {
 		const tag = `e2e-retry-${Date.now()}`;
 		const path = tag;
