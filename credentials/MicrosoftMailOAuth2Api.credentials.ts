@@ -32,12 +32,14 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 
 	icon: Icon = { light: 'file:../icons/m365mail.svg', dark: 'file:../icons/m365mail.dark.svg' };
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail#azure-setup';
+	// No #fragment: n8n appends its own query string to this URL.
+	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail';
 
 	properties: INodeProperties[] = [
 		{
+			// n8n shows the OAuth Redirect URL, Grant Type, Client ID and Client Secret above this notice.
 			displayName:
-				'Register the OAuth Redirect URL shown above in the Azure app registration (Authentication > Web), save, then press "Connect my account" and sign in as the mailbox user, or as a delegate with Full Access and Send As on a shared mailbox. Run the Verify Mailbox node for the full check (SMTP and IMAP login, with the exact Microsoft error if a gate is closed).',
+				'Delegated: add the OAuth Redirect URL above to the Azure app registration (Authentication > Web), fill in the fields below, then press Connect at the top and sign in as the mailbox user, or as a delegate with Full Access and Send As on a shared mailbox. n8n saves the credential on its own; afterwards the top shows Switch account and Disconnect. Run the Verify Mailbox node for the full check.',
 			name: 'setupNotice',
 			type: 'notice',
 			default: '',
@@ -45,8 +47,8 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 		},
 		{
 			displayName:
-				'App-only needs no redirect URL: n8n fetches a token when you save. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP login, with the exact Microsoft error if a gate is closed).',
-			name: 'appOnlyNotice',
+				'App-only needs no redirect URL: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP sign-in, with Microsoft\'s exact error).',
+			name: 'setupNoticeAppOnly',
 			type: 'notice',
 			default: '',
 			displayOptions: { show: { grantType: ['clientCredentials'] } },
@@ -57,7 +59,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			type: 'options',
 			options: [
 				{
-					name: 'Authorization Code (Delegated, Connect My Account)',
+					name: 'Authorization Code (Delegated: Sign In With Connect)',
 					value: 'authorizationCode',
 				},
 				{
@@ -87,7 +89,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'contoso.onmicrosoft.com or 00000000-0000-0000-0000-000000000000',
-			description:
+			hint:
 				'The Directory (tenant) ID from the app registration\'s Overview page, or the tenant\'s domain. A single-tenant registration (as the setup guide creates) is refused on "common" and "organizations"; those work only for delegated multi-tenant apps.',
 		},
 		{
@@ -136,7 +138,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
-			description:
+			hint:
 				'The secret\'s Value (shown once when created), not its Secret ID. Note its expiry date: the credential stops working when it runs out.',
 		},
 		{
@@ -144,7 +146,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			name: 'customScopes',
 			type: 'string',
 			default: '',
-			description:
+			hint:
 				'Leave empty for the defaults of the chosen cloud: delegated "offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All", app-only "https://outlook.office365.com/.default". One resource per token: do not add Microsoft Graph scopes.',
 		},
 		{
@@ -154,10 +156,19 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: scopeExpression,
 		},
 		{
+			// As n8n's own Microsoft credentials: an admin signed in to another account is asked which one to use.
 			displayName: 'Auth URI Query Parameters',
 			name: 'authQueryParameters',
 			type: 'hidden',
-			default: '',
+			default: 'prompt=select_account',
+		},
+		{
+			// Neither node sends HTTP requests with this credential: no HTTP Request or GraphQL node
+			// may carry its token anywhere. Declared here, n8n does not add its own field (default All).
+			displayName: 'Allowed HTTP Request Domains',
+			name: 'allowedHttpRequestDomains',
+			type: 'hidden',
+			default: 'none',
 		},
 		{
 			displayName: 'Authentication',
@@ -194,7 +205,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			placeholder: 'alice@contoso.onmicrosoft.com',
 			default: '',
 			description:
-				'Delegated only, and only when the sign-in does not return the account\'s user principal name: the account that pressed "Connect my account". SMTP logs in as it. Leave empty to read it from the sign-in.',
+				'Delegated only, and only when the sign-in does not return the account\'s user principal name: the account that signed in with Connect. SMTP logs in as it. Leave empty to read it from the sign-in.',
 			displayOptions: { show: { grantType: ['authorizationCode'] } },
 		},
 		{
@@ -206,12 +217,6 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			description: "Leave empty for the cloud's SMTP AUTH endpoint",
 		},
 		{
-			displayName: 'SMTP Port',
-			name: 'smtpPort',
-			type: 'number',
-			default: 587,
-		},
-		{
 			displayName: 'SMTP Security',
 			name: 'smtpSecurity',
 			type: 'options',
@@ -220,6 +225,13 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 				{ name: 'TLS (Implicit, Port 465)', value: 'tls' },
 			],
 			default: 'starttls',
+		},
+		{
+			displayName: 'SMTP Port',
+			name: 'smtpPort',
+			type: 'number',
+			default: 587,
+			hint: 'With TLS (Implicit) the default 587 is used as 465; type another port to override',
 		},
 		{
 			displayName: 'IMAP Host',

@@ -222,5 +222,5 @@ export async function verifyMailbox(ctx: IExecuteFunctions, options: VerifyOptio
 					? skipped('roundTrip', `Skipped: the ${blocker.name.toUpperCase()} check failed`)
 					: await checkRoundTrip(session, options),
 	);
-	return summarize({ mailbox: settings?.mailbox ?? '', hosts: hostsOf(settings), results, notes: holder.notes });
+	return summarize({ mailbox: settings?.mailbox ?? '', grantType: settings?.grantType, hosts: hostsOf(settings), results, notes: holder.notes });
 }

@@ -66,6 +66,7 @@ export const CLOUDS: Record<CloudName, CloudSettings> = {
 /** Tenants that mean "any tenant": a single-tenant app registration is refused there (AADSTS50194). */
 export const MULTI_TENANT_ENDPOINTS: readonly string[] = ['common', 'organizations', 'consumers'];
 export const SMTP_PORT = 587;
+export const SMTP_IMPLICIT_TLS_PORT = 465;
 export const IMAP_PORT = 993;
 
 /** Hosts that belong to Exchange Online: pacing and connection limits apply to them by default. */

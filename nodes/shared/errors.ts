@@ -51,7 +51,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50076: {
 		code: 'AADSTS50076',
 		message: 'Multi-factor authentication is required for this sign-in.',
-		hint: 'Reconnect the credential ("Connect my account") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
 	},
 	50079: {
 		code: 'AADSTS50079',
@@ -71,12 +71,12 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	70008: {
 		code: 'AADSTS70008',
 		message: 'The refresh token has expired (unused for 90 days) or was revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	700082: {
 		code: 'AADSTS700082',
 		message: 'The refresh token has expired because it was not used for 90 days.',
-		hint: 'Open the credential and press "Connect my account" again. Scheduled workflows keep it alive if they run at least every few weeks.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again. Scheduled workflows keep it alive if they run at least every few weeks.',
 	},
 	90002: {
 		code: 'AADSTS90002',
@@ -141,7 +141,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	70043: {
 		code: 'AADSTS70043',
 		message: "The refresh token is no longer accepted because of a Conditional Access sign-in frequency policy.",
-		hint: 'Press "Connect my account" again. To keep unattended workflows running, ask the Entra ID admin to exclude this app from the sign-in frequency policy, or use the app-only (Client Credentials) grant.',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and sign in again. To keep unattended workflows running, ask the Entra ID admin to exclude this app from the sign-in frequency policy, or use the app-only (Client Credentials) grant.',
 	},
 	50105: {
 		code: 'AADSTS50105',
@@ -156,17 +156,17 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50055: {
 		code: 'AADSTS50055',
 		message: "The account's password has expired.",
-		hint: 'Sign in to https://myaccount.microsoft.com with the account, change the password, then press "Connect my account" again.',
+		hint: 'Sign in to https://myaccount.microsoft.com with the account, change the password, then press "Switch account" (or "Connect") and sign in again.',
 	},
 	50053: {
 		code: 'AADSTS50053',
 		message: 'The account is locked (too many failed sign-ins, or sign-ins from a blocked IP address).',
-		hint: 'Wait for the lock to expire or ask the admin to unlock the account, then press "Connect my account" again.',
+		hint: 'Wait for the lock to expire or ask the admin to unlock the account, then press "Switch account" (or "Connect") and sign in again.',
 	},
 	65004: {
 		code: 'AADSTS65004',
 		message: 'Consent was declined at sign-in.',
-		hint: 'Press "Connect my account" again and accept the permissions, or ask an admin to grant admin consent for the app (API permissions > Grant admin consent).',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and sign in again and accept the permissions, or ask an admin to grant admin consent for the app (API permissions > Grant admin consent).',
 	},
 	90094: {
 		code: 'AADSTS90094',
@@ -207,7 +207,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50173: {
 		code: 'AADSTS50173',
 		message: 'The grant expired because the password changed or sessions were revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 };
 
@@ -215,12 +215,12 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	notConnected: {
 		code: 'NOT_CONNECTED',
 		message: 'The credential is not connected to a Microsoft account yet.',
-		hint: 'Open the Microsoft 365 Mail OAuth2 API credential and press "Connect my account", then save it.',
+		hint: 'Open the Microsoft 365 Mail OAuth2 API credential, press "Connect" at the top and sign in; n8n saves the credential on its own.',
 	},
 	invalidGrant: {
 		code: 'INVALID_GRANT',
-		message: 'Microsoft no longer accepts the stored sign-in (refresh token expired, revoked, or the password or permissions changed).',
-		hint: 'Open the credential and press "Connect my account" again.',
+		message: 'Microsoft no longer accepts the stored sign-in (invalid_grant): the refresh token expired or was revoked, the password or permissions changed, or a policy now asks for more (MFA, Conditional Access, admin consent).',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
 	},
 	invalidClient: {
 		code: 'INVALID_CLIENT',
@@ -230,7 +230,7 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	noRefreshToken: {
 		code: 'NO_REFRESH_TOKEN',
 		message: 'The access token expired and no refresh token was stored.',
-		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then press "Connect my account" again.',
+		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	unavailable: {
 		code: 'TOKEN_ENDPOINT_UNAVAILABLE',
@@ -555,7 +555,11 @@ const NETWORK_CODES: Record<string, CatalogueEntry> = {
 	},
 };
 
-export function networkFailure(source: FailureSource, code: string, text: string): MailFailure | undefined {
+/** Server text kept for matching and display: a reply line is at most 512 characters (RFC 5321), a few lines more than enough. */
+const MAX_SERVER_TEXT = 4000;
+
+export function networkFailure(source: FailureSource, code: string, fullText: string): MailFailure | undefined {
+	const text = fullText.slice(0, MAX_SERVER_TEXT);
 	// nodemailer reports socket faults as ESOCKET, with the system code only in the text.
 	let entry = NETWORK_CODES[code] ?? NETWORK_CODES[/\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|ECONNRESET)\b/.exec(text)?.[1] ?? ''];
 	// OpenSSL's words for a plain-text answer to a ClientHello: implicit TLS on a STARTTLS port.
@@ -571,7 +575,7 @@ export function networkFailure(source: FailureSource, code: string, text: string
 }
 
 export function parseSmtpReply(response: string | undefined, responseCode?: number) {
-	const text = (response ?? '').trim();
+	const text = (response ?? '').slice(0, MAX_SERVER_TEXT).trim();
 	const code = responseCode ?? Number(/^(\d{3})/.exec(text)?.[1] ?? 0);
 	const enhanced = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1] ?? '';
 	return { code, enhanced, text };
@@ -618,7 +622,7 @@ export interface ImapErrorLike {
 }
 
 export function describeImapError(error: ImapErrorLike): MailFailure {
-	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ');
+	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ').slice(0, MAX_SERVER_TEXT);
 	if (/authenticated but not connected/i.test(text)) {
 		return {
 			source: 'imap',

@@ -182,7 +182,7 @@ export class TokenSession {
 		);
 		if (outcome.failed) {
 			if (outcome.error instanceof MailError) throw outcome.error;
-			const failure = await this.explain(outcome.error);
+			const failure = this.explain(outcome.error);
 			throw new MailError({
 				...failure,
 				message: redact(failure.message, before),
@@ -195,7 +195,7 @@ export class TokenSession {
 	}
 
 	/** Turns whatever n8n's refresh helper threw into the catalogue's words. */
-	private async explain(e: unknown): Promise<MailFailure> {
+	private explain(e: unknown): MailFailure {
 		const err = shapeOf(e);
 		const message = String(err.message ?? '');
 		if (/no refresh token is available/i.test(message))
@@ -203,9 +203,11 @@ export class TokenSession {
 		if (/not connected/i.test(message))
 			return { source: 'token', retryable: false, ...TOKEN_FAILURES.notConnected };
 		if (/needs to be reconnected/i.test(message)) {
-			// n8n drops Entra's error body for invalid_grant; ask once more to read the AADSTS code.
-			const body = await this.diagnoseRefreshToken();
-			return describeTokenError({ body: body ?? { error: 'invalid_grant' } });
+			// n8n answers Entra's invalid_grant with a new error that keeps neither the body nor the
+			// AADSTS code. Asking the token endpoint again would spend the refresh token outside n8n's
+			// helper (a success would rotate it and the new tokens would be lost), so say what
+			// invalid_grant means instead.
+			return describeTokenError({ body: { error: 'invalid_grant' } });
 		}
 		const status = Number(err.status ?? err.response?.status) || undefined;
 		const body = err.body ?? err.response?.data;
@@ -221,33 +223,6 @@ export class TokenSession {
 		}
 		const headers = err.headers ?? err.response?.headers;
 		return describeTokenError({ status, body: parsed, text: message, networkCode, retryAfterMs: retryAfterMs(headers?.['retry-after']) });
-	}
-
-	private async diagnoseRefreshToken(): Promise<unknown> {
-		const refreshToken = this.tokenData.refresh_token;
-		const url = this.credentials.accessTokenUrl;
-		if (!refreshToken || typeof url !== 'string') return undefined;
-		try {
-			const response = await this.ctx.helpers.httpRequest({
-				method: 'POST',
-				url,
-				headers: { 'content-type': 'application/x-www-form-urlencoded' },
-				body: new URLSearchParams({
-					grant_type: 'refresh_token',
-					refresh_token: refreshToken,
-					client_id: String(this.credentials.clientId ?? ''),
-					client_secret: String(this.credentials.clientSecret ?? ''),
-				}).toString(),
-				returnFullResponse: true,
-				ignoreHttpStatusErrors: true,
-				timeout: 10_000,
-				json: false,
-			});
-			const body: unknown = (response as { body?: unknown }).body;
-			return typeof body === 'string' ? JSON.parse(body) : body;
-		} catch {
-			return undefined;
-		}
 	}
 }
 

@@ -62,7 +62,7 @@ describe('transient refusals are retried, never duplicated', () => {
 
 describe('refusals map to what to do', () => {
 	const cases: Array<{ name: string; stage: 'connect' | 'auth' | 'mail' | 'data'; code: number; text: string; expected: string; hint: RegExp }> = [
-		{ name: '535 5.7.139 SMTP AUTH disabled', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.', expected: 'SMTP_AUTH_DISABLED_TENANT', hint: /Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled \$false/ },
+		{ name: '535 5.7.139 SMTP AUTH disabled', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.', expected: 'SMTP_AUTH_DISABLED_TENANT', hint: /Set-CASMailbox -Identity alice@example.test -SmtpClientAuthenticationDisabled \$false/ },
 		{ name: '535 5.7.139 for the mailbox', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, the user credentials were incorrect.', expected: 'SMTP_AUTH_DISABLED', hint: /Set-CASMailbox/ },
 		{ name: '554 5.2.0 daily quota', stage: 'data', code: 554, text: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception', expected: 'SMTP_DAILY_QUOTA', hint: /24-hour/ },
 		{ name: '421 4.7.66 TLS too old', stage: 'connect', code: 421, text: '4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.', expected: 'SMTP_TLS_TOO_OLD', hint: /TLS/ },

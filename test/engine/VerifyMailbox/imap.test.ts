@@ -46,7 +46,7 @@ describe('Verify Mailbox over IMAP', () => {
 		idp.revokeRefreshTokens(USER);
 		const run = await runVerify(store, { checks: ['imap'] });
 		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'token' });
-		expect(String(run.verification().hint)).toMatch(/Connect my account/);
+		expect(String(run.verification().hint)).toMatch(/"Connect"/);
 		expect(run.check('imap')).toMatchObject({ status: 'skipped', detail: 'Skipped: no usable token' });
 		expect(imap.logins).toHaveLength(0);
 	});
@@ -69,7 +69,9 @@ describe('Verify Mailbox over IMAP', () => {
 		const run = await runVerify(storeWith(idp, { imap }), { checks: ['imap'] });
 		const v = run.verification();
 		expect(v).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_NOT_CONNECTED' });
-		expect(String(v.hint)).toMatch(/Add-MailboxPermission/);
+		// A delegated credential: the advice for delegated sign-ins only, not the app-only commands.
+		expect(String(v.hint)).toMatch(/Full Access to a shared mailbox/);
+		expect(String(v.hint)).not.toMatch(/New-ServicePrincipal/);
 	});
 
 	it('shows the mapped AADSTS reason and fix when the token endpoint refuses', async () => {
