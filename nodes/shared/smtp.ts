@@ -318,7 +318,7 @@ export class SmtpClient {
 
 	async send(mail: MailOptions): Promise<SentInfo> {
 		try {
-			return await this.withAuthRenewal(async (t) => await t.sendMail(mail));
+			return await this.withAuthRenewal(async (t) => await t.sendMail(mail), Date.now() + this.messageDeadlineMs);
 		} catch (e) {
 			throw await this.diagnose(e, senderOf(mail));
 		}

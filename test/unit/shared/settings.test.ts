@@ -1,7 +1,7 @@
 /** Credential fields: a custom Token or Authorization URL may use http:// only to this machine. */
 import { checkMailboxSettings } from '../../../nodes/shared/settings';
 
-const base = { mailbox: 'reports@contoso.com' };
+const base = { mailbox: 'reports@contoso.com', tenantId: 'contoso.onmicrosoft.com' };
 
 describe('custom endpoint URLs', () => {
 	it.each([
@@ -21,7 +21,7 @@ describe('custom endpoint URLs', () => {
 
 describe('addresses in the credential', () => {
 	it('refuses a mailbox longer than an address may be (254)', () => {
-		expect(checkMailboxSettings({ mailbox: `${'a'.repeat(60)}@${'b'.repeat(200)}.com` }).error?.field).toBe('Mailbox');
+		expect(checkMailboxSettings({ ...base, mailbox: `${'a'.repeat(60)}@${'b'.repeat(200)}.com` }).error?.field).toBe('Mailbox');
 	});
 	it('reads a Default Reply-To with a display name', () => {
 		expect(checkMailboxSettings({ ...base, replyTo: 'Help Desk <help@contoso.com>' }).error).toBeUndefined();
