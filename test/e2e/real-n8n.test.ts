@@ -100,6 +100,8 @@ describe('Connect my account (REST)', () => {
 		const authorize = new URL(connect.authorizeUrl);
 		expect(`${authorize.origin}${authorize.pathname}`).toBe(stack.authorizeUrl);
 		expect(authorize.searchParams.get('scope')).toBe(DELEGATED_SCOPE);
+		// As n8n's own Microsoft credentials: an admin signed in elsewhere is asked which account to use.
+		expect(authorize.searchParams.get('prompt')).toBe('select_account');
 		expect(authorize.searchParams.get('redirect_uri')).toBe(`${n8n.baseUrl}/rest/oauth2-credential/callback`);
 		expect(await e2eTokenRequests(since)).toEqual([expect.objectContaining({ grantType: 'authorization_code', status: 200 })]);
 
