@@ -16,13 +16,15 @@ import { failureJson, failureOf, toNodeError, type HintContext } from '../shared
 import type { MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
 import { TokenSession, readCredentialSettings } from '../shared/token';
-import { loadAttachments, parseNameList, settle } from './attachments';
+import { loadAttachments, parseNameList, releaseAttachments, settle } from './attachments';
 import { unmatchedColumnWarnings } from './columns';
 import { sendReportEmailProperties } from './description';
 import { booleanOption, choiceOf, columnsOf, headersOf, numberOption, optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
-import { flatAddresses, ledgerKey, mailFingerprint, sentLedger } from './sent-ledger';
+import { batchReport, runConcurrently, runIndexOf } from './batch';
+import { addressOf, dryRunJson, sentJson, type BuiltMessage } from './output';
+import { ledgerKey, mailFingerprint, sentLedger } from './sent-ledger';
 
 /** One email to send: built from the parameters of `paramIndex`, covering `itemIndexes`. */
 interface Job {
@@ -65,16 +67,8 @@ function pacingOf(o: Options, settings: MailboxSettings): number {
 	return settings.isMicrosoftSmtp ? EXCHANGE_LIMITS.messagesPerMinute : 0;
 }
 
-/** One job's message, built and checked, plus what the user should know about it. */
-interface BuiltJob {
-	mail: MailOptions;
-	warnings: string[];
-	/** Attachments as the recipient sees them (size before encoding). */
-	files: Array<{ name: string; type: string; size: number }>;
-}
-
 /** Reads one job's parameters and binaries into mail options (called again for each retry). */
-async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<BuiltJob> {
+async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<BuiltMessage> {
 	const i = job.paramIndex;
 	const items = ctx.getInputData();
 	const o = optionsAt(ctx, i);
@@ -126,44 +120,16 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		return buildMail(input);
 	});
 	if (!built.ok) {
-		releaseAttachments(attachments.map((a) => a.content));
+		// Nothing will read the opened attachment streams: release their files.
+		releaseAttachments(attachments);
 		throw built.error;
 	}
 	return { mail: built.value, warnings, files: attachments.map((a) => ({ name: a.fileName, type: a.contentType, size: a.size })) };
 }
 
 /** Nothing will read these attachment streams: release their files. */
-function releaseAttachments(contents: unknown[]): void {
-	for (const c of contents) if (c instanceof Readable) c.destroy();
-}
-
 function releaseMail(mail: MailOptions): void {
-	releaseAttachments((mail.attachments ?? []).map((a) => a.content));
-}
-
-function addressOf(value: MailOptions['from']): string {
-	return flatAddresses(value)[0]?.address ?? '';
-}
-
-function addressList(value: MailOptions['to']): string[] {
-	return flatAddresses(value).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address));
-}
-
-/** What a dry run shows: who, what, which files (and how big), without sending. */
-function dryRunJson(built: BuiltJob, eml: Buffer): IDataObject {
-	const { mail } = built;
-	return {
-		dryRun: true,
-		messageId: String(mail.messageId ?? ''),
-		from: addressOf(mail.from),
-		to: addressList(mail.to),
-		cc: addressList(mail.cc),
-		bcc: addressList(mail.bcc),
-		subject: String(mail.subject ?? ''),
-		attachments: built.files,
-		size: eml.length,
-		...(built.warnings.length ? { warnings: built.warnings } : {}),
-	};
+	for (const a of mail.attachments ?? []) if (a.content instanceof Readable && !a.content.destroyed) a.content.destroy();
 }
 
 export class SendReportEmail implements INodeType {
@@ -274,7 +240,7 @@ export class SendReportEmail implements INodeType {
 					return;
 				}
 				const { info, attempts } = await client.deliver(async () => (await buildJob(this, job, settings, messageId, mode)).mail);
-				const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, loggedInAs: client.loggedInAs, attempts, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+				const json = sentJson(info, attempts, r.warnings, client.loggedInAs);
 				if (executionId) sentLedger.remember(keyOf(r), { kind: 'sent', json });
 				sentIds.set(job.paramIndex, info.messageId);
 				output(job, json);
@@ -308,47 +274,6 @@ interface Ready {
 	warnings: string[];
 }
 
-/** How far a batch got before it failed, for the error (only when there was more than one email). */
-function batchReport(total: number, sentIds: Map<number, string>): { messageSuffix?: string; notes?: string[] } {
-	if (total < 2) return {};
-	const sent = [...sentIds.entries()].sort(([a], [b]) => a - b);
-	if (sent.length === 0) return { messageSuffix: `(None of the ${total} emails was sent.)` };
-	return {
-		messageSuffix: `(${sent.length} of ${total} emails were sent before this failure.)`,
-		notes: [
-			`Sent before this failure (${sent.length} of ${total}): ${sent.map(([i, id]) => `item ${i + 1} ${id}`).join(', ')}. A retry of this node in the same execution (Retry On Fail) does not send them again; running the workflow again does.`,
-		],
-	};
-}
-
-/** Which run of this node in the execution this is (a loop runs a node more than once). */
-function runIndexOf(ctx: IExecuteFunctions): number {
-	const value: unknown = ctx.getWorkflowDataProxy(0).$runIndex;
-	return typeof value === 'number' ? value : 0;
-}
-
 function paired(job: Job): IPairedItemData[] {
 	return job.itemIndexes.map((item) => ({ item }));
-}
-
-function addresses(list: Array<string | { address: string }>): string[] {
-	return list.map((a) => (typeof a === 'string' ? a : a.address));
-}
-
-/** Runs `work` over `jobs` with at most `limit` at a time; a thrown error or `stopped()` stops new ones. */
-async function runConcurrently<T>(jobs: T[], limit: number, work: (job: T) => Promise<void>, stopped: () => boolean = () => false): Promise<void> {
-	let next = 0;
-	let failed: { e: unknown } | undefined;
-	const worker = async () => {
-		while (!failed && !stopped() && next < jobs.length) {
-			const job = jobs[next++];
-			try {
-				await work(job);
-			} catch (e) {
-				failed ??= { e };
-			}
-		}
-	};
-	await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-	if (failed) throw failed.e;
 }

@@ -33,12 +33,12 @@ export interface ImapServerOptions {
 	mechanisms?: OAuthMechanism[];
 	/** Advertise QUOTA and answer GETQUOTAROOT (default true). */
 	quota?: boolean;
+	/** Plain IMAP with STARTTLS instead of implicit TLS. */
+	starttls?: boolean;
 	/** Offer UIDPLUS (UID EXPUNGE), as Exchange Online does (default true). */
 	uidplus?: boolean;
 	/** More folders under the root, e.g. names a server or a user chose. */
 	extraFolders?: string[];
-	/** Plain IMAP with STARTTLS instead of implicit TLS. */
-	starttls?: boolean;
 }
 
 export interface LoginAttempt {
