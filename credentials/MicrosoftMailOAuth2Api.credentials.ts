@@ -5,7 +5,7 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { CLOUDS, DEFAULT_TENANT } from '../nodes/shared/constants';
+import { CLOUDS } from '../nodes/shared/constants';
 
 /** Builds the n8n expression for a per-cloud lookup, e.g. `{"global":"https://..."}[$self["cloud"]]`. */
 function perCloud(scope: string, pick: (c: (typeof CLOUDS)['global']) => string): string {
@@ -15,7 +15,7 @@ function perCloud(scope: string, pick: (c: (typeof CLOUDS)['global']) => string)
 
 /** Entra v2 endpoint for the chosen cloud and tenant, unless the admin pasted one. */
 export function endpointExpression(scope: string, custom: string, path: string): string {
-	return `${scope}["${custom}"] ? ${scope}["${custom}"].trim() : ${perCloud(scope, (c) => c.loginHost)} + "/" + (String(${scope}["tenantId"] || "${DEFAULT_TENANT}").trim()) + "${path}"`;
+	return `${scope}["${custom}"] ? ${scope}["${custom}"].trim() : ${perCloud(scope, (c) => c.loginHost)} + "/" + (String(${scope}["tenantId"] || "").trim()) + "${path}"`;
 }
 
 const scopeExpression =
@@ -39,7 +39,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 		{
 			// n8n shows the OAuth Redirect URL, Grant Type, Client ID and Client Secret above this notice.
 			displayName:
-				'Delegated: add the OAuth Redirect URL above to the Azure app registration (Authentication > Web), fill in the fields below, then press Connect at the top and sign in as the mailbox user (or a user with Full Access and Send As on it). n8n saves the credential on its own; afterwards the top shows Switch account and Disconnect.',
+				'Delegated: add the OAuth Redirect URL above to the Azure app registration (Authentication > Web), fill in the fields below, then press Connect at the top and sign in as the mailbox user, or as a delegate with Full Access and Send As on a shared mailbox. n8n saves the credential on its own; afterwards the top shows Switch account and Disconnect. Run the Verify Mailbox node for the full check.',
 			name: 'setupNotice',
 			type: 'notice',
 			default: '',
@@ -47,7 +47,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 		},
 		{
 			displayName:
-				'App-only: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. The full check (SMTP and IMAP sign-in, with Microsoft\'s exact error) is the Verify Mailbox node.',
+				'App-only needs no redirect URL: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP sign-in, with Microsoft\'s exact error).',
 			name: 'setupNoticeAppOnly',
 			type: 'notice',
 			default: '',
@@ -86,10 +86,11 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			displayName: 'Directory (Tenant) ID',
 			name: 'tenantId',
 			type: 'string',
-			default: DEFAULT_TENANT,
+			default: '',
+			required: true,
 			placeholder: 'contoso.onmicrosoft.com or 00000000-0000-0000-0000-000000000000',
 			hint:
-				'From the app registration\'s Overview page. Single-tenant apps and app-only access need the tenant ID or domain; "organizations" or "common" work only for delegated multi-tenant apps.',
+				'The Directory (tenant) ID from the app registration\'s Overview page, or the tenant\'s domain. A single-tenant registration (as the setup guide creates) is refused on "common" and "organizations"; those work only for delegated multi-tenant apps.',
 		},
 		{
 			displayName: 'Custom Authorization URL',
@@ -195,7 +196,17 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: '',
 			required: true,
 			description:
-				'The mailbox to sign in to over SMTP and IMAP (the XOAUTH2 user). May be a shared mailbox the signed-in user or the app has rights on. Default sender of Send Report Email.',
+				'The mailbox to open over IMAP and the default From of Send Report Email. May be a shared mailbox: delegated, SMTP logs in as the signed-in account and sends as this mailbox (needs Send As); IMAP opens it (needs Full Access). App-only: both log in as this mailbox.',
+		},
+		{
+			displayName: 'Signed-In Account (UPN)',
+			name: 'signInAccount',
+			type: 'string',
+			placeholder: 'alice@contoso.onmicrosoft.com',
+			default: '',
+			description:
+				'Delegated only, and only when the sign-in does not return the account\'s user principal name: the account that signed in with Connect. SMTP logs in as it. Leave empty to read it from the sign-in.',
+			displayOptions: { show: { grantType: ['authorizationCode'] } },
 		},
 		{
 			displayName: 'SMTP Host',
@@ -235,7 +246,17 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			name: 'imapPort',
 			type: 'number',
 			default: 993,
-			description: 'IMAP over implicit TLS',
+		},
+		{
+			displayName: 'IMAP Security',
+			name: 'imapSecurity',
+			type: 'options',
+			options: [
+				{ name: 'TLS (Implicit, Port 993)', value: 'tls' },
+				{ name: 'STARTTLS (Required, Port 143)', value: 'starttls' },
+			],
+			default: 'tls',
+			description: 'Microsoft 365 uses implicit TLS on 993. STARTTLS is for relays and on-premises servers on port 143; the connection fails unless the server upgrades to TLS.',
 		},
 		{
 			displayName: 'Default Reply-To',

@@ -218,6 +218,7 @@ export class SendReportEmail implements INodeType {
 		try {
 			if (!first.dryRun) {
 				session = await TokenSession.open(this);
+				hintBase.signedInAccount = session.smtpUser;
 				smtp = new SmtpClient(session, {
 					messagesPerMinute: pacingOf(first, settings),
 					retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
@@ -243,7 +244,7 @@ export class SendReportEmail implements INodeType {
 					return;
 				}
 				const { info, attempts } = await client.deliver(async () => (await buildJob(this, job, settings, messageId, mode)).mail);
-				const json = sentJson(info, attempts, r.warnings);
+				const json = sentJson(info, attempts, r.warnings, client.loggedInAs);
 				if (executionId) sentLedger.remember(keyOf(r), { kind: 'sent', json });
 				sentIds.set(job.paramIndex, info.messageId);
 				output(job, json);

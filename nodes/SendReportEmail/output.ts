@@ -25,13 +25,15 @@ function addresses(list: Array<string | { address: string }>): string[] {
 }
 
 /** What the server said about one email. */
-export function sentJson(info: SentInfo, attempts: number, warnings: string[]): IDataObject {
+export function sentJson(info: SentInfo, attempts: number, warnings: string[], loggedInAs: string): IDataObject {
 	return {
 		messageId: info.messageId,
 		accepted: addresses(info.accepted),
 		rejected: addresses(info.rejected),
 		response: info.response,
 		envelope: { from: info.envelope.from || '', to: info.envelope.to },
+		// The account SMTP AUTH signed in as (a delegate's UPN for a shared mailbox).
+		loggedInAs,
 		attempts,
 		...(warnings.length ? { warnings } : {}),
 	};

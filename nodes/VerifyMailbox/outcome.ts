@@ -138,7 +138,8 @@ export function summarize(input: { mailbox: string; grantType?: HintContext['gra
 	const failed = results.find((r) => r.status === 'failed');
 	const f = failed?.failure;
 	// A note from the token's claims often is the real cause of a later refusal: put it first.
-	const hint = f ? [...(failed.name === 'token' ? [] : input.notes), verifyHint(f.hint, context)].join(' ') : null;
+	// Not for a temporary failure: nothing about the token or the permissions caused it.
+	const hint = f ? [...(failed.name === 'token' || f.retryable ? [] : input.notes), verifyHint(f.hint, context)].join(' ') : null;
 	return {
 		status: failed ? 'Not Verified' : 'Verified',
 		failedCheck: failed ? failed.name : null,

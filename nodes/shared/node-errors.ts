@@ -21,6 +21,8 @@ export interface HintContext {
 	from?: string;
 	/** The credential's grant type: advice for the other one is left out. */
 	grantType?: 'authorizationCode' | 'clientCredentials';
+	/** The account that signed in (delegated: SMTP logs in as it; the Send As trustee). */
+	signedInAccount?: string;
 }
 
 /** Extra lines for the description, e.g. what a batch sent before it failed. */
@@ -61,9 +63,12 @@ export function forGrantType(hint: string, grantType?: HintContext['grantType'])
 export function fillHint(hint: string, context: HintContext = {}): string {
 	const mailbox = context.mailbox?.trim();
 	const from = context.from?.trim() || mailbox;
+	// App-only tokens have no signed-in user: the trustee is the app's service principal.
+	const signedIn = context.grantType === 'clientCredentials' ? '<service principal ID>' : context.signedInAccount?.trim() || mailbox;
 	return forGrantType(hint, context.grantType)
 		.replace(/<mailbox>/g, mailbox || 'the mailbox address')
-		.replace(/<From address>/g, from || 'the From address');
+		.replace(/<From address>/g, from || 'the From address')
+		.replace(/<signed-in account>/g, signedIn || 'the signed-in account');
 }
 
 /** Text shown literally in n8n's HTML error panel: `&`, `<`, `>` escaped, line breaks kept. */

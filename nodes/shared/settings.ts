@@ -1,12 +1,15 @@
 /** Reads the credential's fields into validated connection settings (pure, no I/O). */
-import { CLOUDS, IMAP_PORT, SMTP_IMPLICIT_TLS_PORT, SMTP_PORT, isMicrosoftHost, type CloudName } from './constants';
+import { CLOUDS, IMAP_PORT, MULTI_TENANT_ENDPOINTS, SMTP_IMPLICIT_TLS_PORT, SMTP_PORT, isMicrosoftHost, type CloudName } from './constants';
 
 export interface MailboxSettings {
 	mailbox: string;
 	grantType: 'authorizationCode' | 'clientCredentials';
 	cloud: CloudName;
 	smtp: { host: string; port: number; secure: boolean };
-	imap: { host: string; port: number };
+	/** `secure`: implicit TLS; otherwise STARTTLS is required before login. */
+	imap: { host: string; port: number; secure: boolean };
+	/** Delegated: the signed-in account typed into the credential, for when the sign-in does not say. */
+	signInAccount?: string;
 	tls: { rejectUnauthorized: boolean; ca?: string };
 	replyTo: string;
 	signature: string;
@@ -93,9 +96,11 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 	const grantType = text(data, 'grantType') === 'clientCredentials' ? 'clientCredentials' : 'authorizationCode';
 
 	const tenant = text(data, 'tenantId');
+	if (!tenant && !text(data, 'customTokenUrl'))
+		throw new SettingsError('Directory (Tenant) ID', 'The credential has no Directory (tenant) ID.', "Copy the Directory (tenant) ID (a GUID) from the app registration's Overview page, or use the tenant's domain such as contoso.onmicrosoft.com.");
 	if (tenant && (tenant.length > 256 || !TENANT.test(tenant)) && !text(data, 'customTokenUrl'))
 		throw new SettingsError('Directory (Tenant) ID', `Directory (Tenant) ID "${tenant}" is not a tenant ID or domain.`, "Copy the Directory (tenant) ID (a GUID) from the app registration's Overview page, or use the tenant's domain such as contoso.onmicrosoft.com.");
-	if (grantType === 'clientCredentials' && /^(common|organizations|consumers)$/i.test(tenant) && !text(data, 'customTokenUrl'))
+	if (grantType === 'clientCredentials' && MULTI_TENANT_ENDPOINTS.includes(tenant.toLowerCase()) && !text(data, 'customTokenUrl'))
 		throw new SettingsError('Directory (Tenant) ID', `App-only access cannot use the "${tenant}" tenant.`, "Enter the Directory (tenant) ID or domain of the mailbox's tenant.");
 	url(text(data, 'customAuthUrl'), 'Custom Authorization URL');
 	url(text(data, 'customTokenUrl'), 'Custom Token URL');
@@ -105,6 +110,10 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 		throw new SettingsError('Mailbox', 'The credential has no mailbox address.', 'Enter the mailbox address (e.g. reports@contoso.com) in the credential\'s Mailbox field.');
 	if (!isEmailAddress(mailbox))
 		throw new SettingsError('Mailbox', `Mailbox "${mailbox}" is not an email address.`, 'Enter a single address such as reports@contoso.com, without a display name.');
+
+	const signInAccount = grantType === 'authorizationCode' ? text(data, 'signInAccount') : '';
+	if (signInAccount && !isEmailAddress(signInAccount))
+		throw new SettingsError('Signed-In Account (UPN)', `Signed-In Account "${signInAccount}" is not a user principal name.`, 'Enter the account that signed in, such as alice@contoso.onmicrosoft.com, or clear the field to read it from the sign-in.');
 
 	const smtpHost = host(text(data, 'smtpHost'), 'SMTP Host', cloud.smtpHost);
 	const smtpSecure = text(data, 'smtpSecurity') === 'tls';
@@ -130,7 +139,9 @@ export function readMailboxSettings(data: Record<string, unknown>): MailboxSetti
 		imap: {
 			host: host(text(data, 'imapHost'), 'IMAP Host', cloud.imapHost),
 			port: port(data, 'imapPort', 'IMAP Port', IMAP_PORT),
+			secure: text(data, 'imapSecurity') !== 'starttls',
 		},
+		...(signInAccount ? { signInAccount } : {}),
 		tls: { rejectUnauthorized: data.allowUnauthorizedCerts !== true, ca: ca || undefined },
 		replyTo,
 		signature: typeof data.signature === 'string' ? data.signature : '',

@@ -7,15 +7,20 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, TOKEN_REFRESH_MARGIN_MS } from './constants';
-import { MailError, TOKEN_FAILURES, describeTokenError, type MailFailure } from './errors';
+import { MailError, TOKEN_FAILURES, describeTokenError, retryAfterMs, type MailFailure } from './errors';
+import { loginPlan, type LoginPlan } from './identity';
 import { redact, secretsOf } from './secrets';
 import { checkMailboxSettings, type MailboxSettings } from './settings';
 
 /** Token endpoints that hang must not hang the workflow (n8n's own client waits 5 minutes). */
 export const TOKEN_TIMEOUT_MS = 30_000;
 
+/** Throttled by the sign-in service: wait this long (or what Retry-After says, up to the cap), then ask once more. */
+export const THROTTLE_WAIT = { defaultMs: 5_000, maxMs: 20_000 } as const;
+
 interface TokenData {
 	access_token?: string;
+	id_token?: string;
 	refresh_token?: string;
 	n8n_expires_at?: string | number;
 	expires_in?: number | string;
@@ -49,7 +54,8 @@ interface ErrorShape {
 	code?: unknown;
 	status?: unknown;
 	body?: unknown;
-	response?: { status?: unknown; data?: unknown };
+	headers?: Record<string, unknown>;
+	response?: { status?: unknown; data?: unknown; headers?: Record<string, unknown> };
 }
 
 function shapeOf(e: unknown): ErrorShape {
@@ -113,8 +119,19 @@ export class TokenSession {
 		return expiresAtOf(this.tokenData);
 	}
 
-	get user(): string {
-		return this.settings.mailbox;
+	/** Who logs in where: SMTP as the signed-in account, IMAP as the mailbox (app-only: the mailbox for both). */
+	get logins(): LoginPlan {
+		return loginPlan({ grantType: this.settings.grantType, mailbox: this.settings.mailbox, tokenData: this.tokenData, signInAccount: this.settings.signInAccount });
+	}
+
+	/** XOAUTH2 user for SMTP AUTH. */
+	get smtpUser(): string {
+		return this.logins.smtpUser;
+	}
+
+	/** XOAUTH2 user for IMAP: the mailbox to open. */
+	get imapUser(): string {
+		return this.logins.imapUser;
 	}
 
 	/** Every secret this session has seen, to mask by value. */
@@ -140,6 +157,20 @@ export class TokenSession {
 	}
 
 	private async refresh(): Promise<void> {
+		const first = await this.refreshOnce().then(
+			() => undefined,
+			(error: unknown) => ({ error }),
+		);
+		if (!first) return;
+		// Throttling is temporary: wait (bounded) and ask once more; nothing has been sent yet.
+		const failure = first.error instanceof MailError ? first.error.failure : undefined;
+		const wait = failure && isThrottled(failure) ? (failure.retryAfterMs ?? THROTTLE_WAIT.defaultMs) : undefined;
+		if (wait === undefined || wait > THROTTLE_WAIT.maxMs) return await Promise.reject(first.error);
+		await new Promise<void>((resolve) => setTimeout(resolve, wait));
+		await this.refreshOnce();
+	}
+
+	private async refreshOnce(): Promise<void> {
 		const before = this.secrets();
 		this.refreshes++;
 		const outcome = await withTimeout(
@@ -190,6 +221,11 @@ export class TokenSession {
 				parsed = body;
 			}
 		}
-		return describeTokenError({ status, body: parsed, text: message, networkCode });
+		const headers = err.headers ?? err.response?.headers;
+		return describeTokenError({ status, body: parsed, text: message, networkCode, retryAfterMs: retryAfterMs(headers?.['retry-after']) });
 	}
+}
+
+function isThrottled(f: MailFailure): boolean {
+	return f.code === 'TOKEN_THROTTLED' || f.code === 'AADSTS50196';
 }

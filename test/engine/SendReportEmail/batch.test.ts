@@ -64,14 +64,14 @@ describe('bad input anywhere in the batch sends nothing', () => {
 describe('a send that fails mid-batch', () => {
 	it('says how many of how many went out, with their Message-IDs', async () => {
 		// Item 2 sends as an address alice@ may not use: the server refuses it at MAIL FROM.
-		const out = await runSend(storeFor(bed), three({ 2: { from: 'shared@example.test' } }), perItem);
+		const out = await runSend(storeFor(bed), three({ 2: { from: 'reports@example.test' } }), perItem);
 		const sent = bed.smtp.messages.map((m) => /^Message-ID: (.*)$/im.exec(m.raw.toString())?.[1]?.trim() ?? '');
 		expect(sent.length).toBeGreaterThanOrEqual(1);
-		expect(out.error?.message).toBe(`The mailbox is not allowed to send as the From address. (${sent.length} of 3 emails were sent before this failure.)`);
+		expect(out.error?.message).toBe(`SMTP: ${USER} signed in, but may not send as reports@example.test (it needs Send As on that address). (${sent.length} of 3 emails were sent before this failure.)`);
 		const description = String(out.error?.description);
 		for (const id of sent) expect(description).toContain(id.replace(/</g, '&lt;').replace(/>/g, '&gt;'));
 		// The fix-it command names the real addresses, escaped so n8n's HTML panel shows them.
-		expect(description).toContain(`Add-RecipientPermission -Identity shared@example.test -Trustee ${USER} -AccessRights SendAs`);
+		expect(description).toContain(`Add-RecipientPermission -Identity reports@example.test -Trustee ${USER} -AccessRights SendAs`);
 		expect(description).toContain('Server said: 550 5.7.60 SMTP; Client does not have permissions to send as this sender');
 	});
 });
@@ -91,7 +91,7 @@ describe("n8n's Retry On Fail", () => {
 	}
 
 	it('a failure that stays: every try fails, yet items 1 and 3 were delivered exactly once', async () => {
-		const { nodes, connections } = retryingWorkflow(three({ 2: { from: 'shared@example.test' } }));
+		const { nodes, connections } = retryingWorkflow(three({ 2: { from: 'reports@example.test' } }));
 		const result = await runWorkflow({ nodes, connections, store: storeFor(bed) });
 		expect(result.error(NODE)?.message).toMatch(/\(2 of 3 emails were sent before this failure\.\)$/);
 		// Three tries of the node: item 2 was refused at MAIL FROM each time.
@@ -100,13 +100,13 @@ describe("n8n's Retry On Fail", () => {
 	});
 
 	it('a failure that clears: the retry sends only the missing item and outputs the first results of the others', async () => {
-		const { nodes, connections } = retryingWorkflow(three({ 2: { from: 'shared@example.test' } }));
+		const { nodes, connections } = retryingWorkflow(three({ 2: { from: 'reports@example.test' } }));
 		const running = runWorkflow({ nodes, connections, store: storeFor(bed) });
 		// After the first try (items 1 and 3 accepted, item 2 refused), the admin grants Send As.
 		await bed.smtp.waitForMessages(2, 20_000);
 		while (bed.smtp.commands.filter((c) => c.stage === 'mail').length < 3) await new Promise((r) => setTimeout(r, 20));
 		await new Promise((r) => setTimeout(r, 50));
-		bed.smtp.allowSendAs(USER, 'shared@example.test');
+		bed.smtp.allowSendAs(USER, 'reports@example.test');
 		const result = await running;
 		expect(result.error(NODE)).toBeUndefined();
 		const out = result.output(NODE);

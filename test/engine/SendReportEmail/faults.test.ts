@@ -15,7 +15,7 @@ const stages = () => bed.smtp.commands.map((c) => c.stage);
 
 describe('transient refusals are retried, never duplicated', () => {
 	it('retries a 452 on RCPT TO and sends once', async () => {
-		bed.smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
+		bed.smtp.failNext('rcpt', { code: 452, text: '4.3.1 Insufficient system resources' });
 		const out = await runSend(storeFor(bed), [{ json: {} }], {});
 		expect(out.error).toBeUndefined();
 		expect(out.items[0].json.attempts).toBe(2);
@@ -75,10 +75,18 @@ describe('refusals map to what to do', () => {
 		expect(bed.idp.tokenRequests).toHaveLength(0);
 	});
 
-	it('550 5.7.60 when From is not granted send-as, as a node error with the fix', async () => {
+	it('550 5.7.60 when From is not granted send-as, as a node error with the fix filled in', async () => {
 		const out = await runSend(storeFor(bed), [{ json: {} }], { options: { from: 'ceo@example.test' } });
-		expect(out.error?.message).toMatch(/not allowed to send as/);
-		expect(out.error?.description).toMatch(/Add-RecipientPermission/);
+		expect(out.error?.message).toMatch(/alice@example\.test signed in, but may not send as ceo@example\.test/);
+		expect(out.error?.description).toMatch(/Add-RecipientPermission -Identity ceo@example\.test -Trustee alice@example\.test -AccessRights SendAs/);
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+
+	it('452 4.5.3 too many recipients is not retried: resending the same message cannot help', async () => {
+		bed.smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
+		const out = await runSend(storeFor(bed), [{ json: {} }], {}, { continueOnFail: true });
+		expect(out.items[0].json).toMatchObject({ code: 'SMTP_TOO_MANY_RECIPIENTS', hint: expect.stringMatching(/split the recipients/) });
+		expect(bed.smtp.commands.filter((c) => c.stage === 'rcpt')).toHaveLength(1);
 		expect(bed.smtp.messages).toHaveLength(0);
 	});
 
@@ -93,9 +101,19 @@ describe('refusals map to what to do', () => {
 	});
 
 	it('a token still rejected after one refresh is SMTP_AUTH_REJECTED', async () => {
-		const out = await runSend(storeFor(bed, { mailbox: 'carol@example.test' }), [{ json: {} }], {}, { continueOnFail: true });
+		bed.smtp.failNext('auth', { code: 535, text: '5.7.3 Authentication unsuccessful' }, 2);
+		const out = await runSend(storeFor(bed), [{ json: {} }], {}, { continueOnFail: true });
 		expect(out.items[0].json).toMatchObject({ code: 'SMTP_AUTH_REJECTED', serverResponse: expect.stringContaining('535 5.7.3') });
 		expect(bed.idp.tokenRequests).toHaveLength(1);
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+
+	it("another user's mailbox without Send As: SMTP still logs in as the signed-in account, From is refused with the command filled in", async () => {
+		const out = await runSend(storeFor(bed, { mailbox: 'bob@example.test' }), [{ json: {} }], {}, { continueOnFail: true });
+		expect(bed.smtp.authAttempts).toEqual([{ user: USER, ok: true }]);
+		expect(out.items[0].json).toMatchObject({ code: 'SMTP_SEND_AS_DENIED', hint: expect.stringContaining('Add-RecipientPermission -Identity bob@example.test -Trustee alice@example.test -AccessRights SendAs') });
+		expect(bed.idp.tokenRequests).toHaveLength(0);
+		expect(bed.smtp.messages).toHaveLength(0);
 	});
 });
 
