@@ -139,7 +139,7 @@ describe('in the editor (headless Chromium)', () => {
 
 	test.each([
 		['delegated', () => delegated, 'editor-credential-delegated', /press Connect at the top and sign in as the mailbox user/],
-		['app-only', () => appOnly, 'editor-credential-app-only', /App-only needs no redirect URL: the tenant ID or domain and the mailbox below are required/],
+		['app-only', () => appOnly, 'editor-credential-app-only', /App-only: the tenant ID or domain and the mailbox below are required/],
 	])('credential form, %s: the notice for its grant type, hints under the fields, no "Allowed HTTP Request Domains"', async (_kind, credential, file, notice) => {
 		await page.goto(`${n8n.baseUrl}/home/credentials/${credential().id}`);
 		const dialog = page.locator('[data-test-id="credential-edit-dialog"]').first();
@@ -155,7 +155,7 @@ describe('in the editor (headless Chromium)', () => {
 		const text = await dialog.innerText();
 		expect(text).toMatch(notice);
 		expect(text).toContain("The secret's Value (shown once when created), not its Secret ID");
-		expect(text).toContain("from the app registration's Overview page");
+		expect(text).toContain("From the app registration's Overview page");
 		expect(text).not.toContain('Allowed HTTP Request Domains');
 		expect(text).not.toContain('Connect my account');
 	});
