@@ -161,8 +161,13 @@ export_n8n_env() {
   export N8N_LOG_LEVEL=${N8N_LOG_LEVEL:-info} N8N_LOG_OUTPUT=console
   export N8N_COMMUNITY_PACKAGES_ENABLED=true N8N_REINSTALL_MISSING_PACKAGES=false
   export N8N_GRACEFUL_SHUTDOWN_TIMEOUT=10
-  # mcp-registry fetches a server list from api.n8n.io at start-up (fails offline, noisy log).
-  export N8N_DISABLED_MODULES=mcp-registry
+  # mcp-registry fetches a server list from api.n8n.io at start-up (fails offline, noisy log). n8n
+  # before it had that module refuses to start when told to disable it ("Unknown module").
+  if [[ -d $N8N_DIR/node_modules/n8n/dist/modules/mcp-registry ]]; then
+    export N8N_DISABLED_MODULES=mcp-registry
+  else
+    export N8N_DISABLED_MODULES=
+  fi
   export N8N_RUNNERS_BROKER_PORT=$1
   export N8N_INSTANCE_OWNER_MANAGED_BY_ENV=true
   export N8N_INSTANCE_OWNER_EMAIL=$OWNER_EMAIL
