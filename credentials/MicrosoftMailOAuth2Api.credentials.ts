@@ -5,7 +5,7 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { CLOUDS, DEFAULT_TENANT } from '../nodes/shared/constants';
+import { CLOUDS } from '../nodes/shared/constants';
 
 /** Builds the n8n expression for a per-cloud lookup, e.g. `{"global":"https://..."}[$self["cloud"]]`. */
 function perCloud(scope: string, pick: (c: (typeof CLOUDS)['global']) => string): string {
@@ -15,7 +15,7 @@ function perCloud(scope: string, pick: (c: (typeof CLOUDS)['global']) => string)
 
 /** Entra v2 endpoint for the chosen cloud and tenant, unless the admin pasted one. */
 export function endpointExpression(scope: string, custom: string, path: string): string {
-	return `${scope}["${custom}"] ? ${scope}["${custom}"].trim() : ${perCloud(scope, (c) => c.loginHost)} + "/" + (String(${scope}["tenantId"] || "${DEFAULT_TENANT}").trim()) + "${path}"`;
+	return `${scope}["${custom}"] ? ${scope}["${custom}"].trim() : ${perCloud(scope, (c) => c.loginHost)} + "/" + (String(${scope}["tenantId"] || "").trim()) + "${path}"`;
 }
 
 const scopeExpression =
@@ -32,15 +32,26 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 
 	icon: Icon = { light: 'file:../icons/m365mail.svg', dark: 'file:../icons/m365mail.dark.svg' };
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail#azure-setup';
+	// No #fragment: n8n appends its own query string to this URL.
+	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-m365-mail';
 
 	properties: INodeProperties[] = [
 		{
+			// n8n shows the OAuth Redirect URL, Grant Type, Client ID and Client Secret above this notice.
 			displayName:
-				'Register the OAuth Redirect URL shown below in the Azure app registration (Authentication > Web). Delegated: press "Connect my account" after saving. App-only: n8n fetches a token when you save; run the Verify Mailbox node for the full check (SMTP and IMAP login, with the exact Microsoft error if a gate is closed).',
+				'Delegated: add the OAuth Redirect URL above to the Azure app registration (Authentication > Web), fill in the fields below, then press Connect at the top and sign in as the mailbox user, or as a delegate with Full Access and Send As on a shared mailbox. n8n saves the credential on its own; afterwards the top shows Switch account and Disconnect. Run the Verify Mailbox node for the full check.',
 			name: 'setupNotice',
 			type: 'notice',
 			default: '',
+			displayOptions: { show: { grantType: ['authorizationCode'] } },
+		},
+		{
+			displayName:
+				'App-only needs no redirect URL: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP sign-in, with Microsoft\'s exact error).',
+			name: 'setupNoticeAppOnly',
+			type: 'notice',
+			default: '',
+			displayOptions: { show: { grantType: ['clientCredentials'] } },
 		},
 		{
 			displayName: 'Grant Type',
@@ -48,7 +59,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			type: 'options',
 			options: [
 				{
-					name: 'Authorization Code (Delegated, Connect My Account)',
+					name: 'Authorization Code (Delegated: Sign In With Connect)',
 					value: 'authorizationCode',
 				},
 				{
@@ -75,10 +86,11 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			displayName: 'Directory (Tenant) ID',
 			name: 'tenantId',
 			type: 'string',
-			default: DEFAULT_TENANT,
+			default: '',
+			required: true,
 			placeholder: 'contoso.onmicrosoft.com or 00000000-0000-0000-0000-000000000000',
-			description:
-				'From the app registration\'s Overview page. Single-tenant apps and app-only access need the tenant ID or domain; "organizations" or "common" work for delegated multi-tenant apps.',
+			hint:
+				'The Directory (tenant) ID from the app registration\'s Overview page, or the tenant\'s domain. A single-tenant registration (as the setup guide creates) is refused on "common" and "organizations"; those work only for delegated multi-tenant apps.',
 		},
 		{
 			displayName: 'Custom Authorization URL',
@@ -126,7 +138,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
-			description:
+			hint:
 				'The secret\'s Value (shown once when created), not its Secret ID. Note its expiry date: the credential stops working when it runs out.',
 		},
 		{
@@ -134,7 +146,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			name: 'customScopes',
 			type: 'string',
 			default: '',
-			description:
+			hint:
 				'Leave empty for the defaults of the chosen cloud: delegated "offline_access https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All", app-only "https://outlook.office365.com/.default". One resource per token: do not add Microsoft Graph scopes.',
 		},
 		{
@@ -144,10 +156,19 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: scopeExpression,
 		},
 		{
+			// As n8n's own Microsoft credentials: an admin signed in to another account is asked which one to use.
 			displayName: 'Auth URI Query Parameters',
 			name: 'authQueryParameters',
 			type: 'hidden',
-			default: '',
+			default: 'prompt=select_account',
+		},
+		{
+			// Neither node sends HTTP requests with this credential: no HTTP Request or GraphQL node
+			// may carry its token anywhere. Declared here, n8n does not add its own field (default All).
+			displayName: 'Allowed HTTP Request Domains',
+			name: 'allowedHttpRequestDomains',
+			type: 'hidden',
+			default: 'none',
 		},
 		{
 			displayName: 'Authentication',
@@ -175,7 +196,17 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			default: '',
 			required: true,
 			description:
-				'The mailbox to sign in to over SMTP and IMAP (the XOAUTH2 user). May be a shared mailbox the signed-in user or the app has rights on. Default sender of Send Report Email.',
+				'The mailbox to open over IMAP and the default From of Send Report Email. May be a shared mailbox: delegated, SMTP logs in as the signed-in account and sends as this mailbox (needs Send As); IMAP opens it (needs Full Access). App-only: both log in as this mailbox.',
+		},
+		{
+			displayName: 'Signed-In Account (UPN)',
+			name: 'signInAccount',
+			type: 'string',
+			placeholder: 'alice@contoso.onmicrosoft.com',
+			default: '',
+			description:
+				'Delegated only, and only when the sign-in does not return the account\'s user principal name: the account that signed in with Connect. SMTP logs in as it. Leave empty to read it from the sign-in.',
+			displayOptions: { show: { grantType: ['authorizationCode'] } },
 		},
 		{
 			displayName: 'SMTP Host',
@@ -186,12 +217,6 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			description: "Leave empty for the cloud's SMTP AUTH endpoint",
 		},
 		{
-			displayName: 'SMTP Port',
-			name: 'smtpPort',
-			type: 'number',
-			default: 587,
-		},
-		{
 			displayName: 'SMTP Security',
 			name: 'smtpSecurity',
 			type: 'options',
@@ -200,6 +225,13 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 				{ name: 'TLS (Implicit, Port 465)', value: 'tls' },
 			],
 			default: 'starttls',
+		},
+		{
+			displayName: 'SMTP Port',
+			name: 'smtpPort',
+			type: 'number',
+			default: 587,
+			hint: 'With TLS (Implicit) the default 587 is used as 465; type another port to override',
 		},
 		{
 			displayName: 'IMAP Host',
@@ -214,7 +246,17 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			name: 'imapPort',
 			type: 'number',
 			default: 993,
-			description: 'IMAP over implicit TLS',
+		},
+		{
+			displayName: 'IMAP Security',
+			name: 'imapSecurity',
+			type: 'options',
+			options: [
+				{ name: 'TLS (Implicit, Port 993)', value: 'tls' },
+				{ name: 'STARTTLS (Required, Port 143)', value: 'starttls' },
+			],
+			default: 'tls',
+			description: 'Microsoft 365 uses implicit TLS on 993. STARTTLS is for relays and on-premises servers on port 143; the connection fails unless the server upgrades to TLS.',
 		},
 		{
 			displayName: 'Default Reply-To',

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 import type {
 	IDataObject,
 	IExecuteFunctions,
@@ -9,15 +11,18 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, EXCHANGE_LIMITS, SMTP_RETRY } from '../shared/constants';
-import { failureJson, toNodeError } from '../shared/node-errors';
+import { MailError } from '../shared/errors';
+import { failureJson, failureOf, toNodeError, type HintContext } from '../shared/node-errors';
 import type { MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
 import { TokenSession, readCredentialSettings } from '../shared/token';
 import { loadAttachments, parseNameList } from './attachments';
+import { unmatchedColumnWarnings } from './columns';
 import { sendReportEmailProperties } from './description';
 import { optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
+import { flatAddresses, ledgerKey, mailFingerprint, sentLedger } from './sent-ledger';
 
 /** One email to send: built from the parameters of `paramIndex`, covering `itemIndexes`. */
 interface Job {
@@ -67,8 +72,16 @@ function pacingOf(o: Options, settings: MailboxSettings): number {
 	return settings.isMicrosoftSmtp ? EXCHANGE_LIMITS.messagesPerMinute : 0;
 }
 
+/** One job's message, built and checked, plus what the user should know about it. */
+interface BuiltJob {
+	mail: MailOptions;
+	warnings: string[];
+	/** Attachments as the recipient sees them (size before encoding). */
+	files: Array<{ name: string; type: string; size: number }>;
+}
+
 /** Reads one job's parameters and binaries into mail options (called again for each retry). */
-async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<MailOptions> {
+async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<BuiltJob> {
 	const i = job.paramIndex;
 	const items = ctx.getInputData();
 	const o = optionsAt(ctx, i);
@@ -76,10 +89,13 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 	let html = format === 'text' ? undefined : str(ctx, 'html', i);
 	let text = format === 'html' ? undefined : str(ctx, 'text', i);
 	const attachments: AttachmentInput[] = [];
+	const warnings: string[] = [];
 	if (mode === 'report') {
 		const output = str(ctx, 'reportOutput', i) || 'both';
 		const columns = (ctx.getNodeParameter('reportColumns', i, {}) as { column?: ReportColumn[] }).column ?? [];
-		const report = renderReport(items.map((it) => it.json), { columns, title: str(ctx, 'reportTitle', i) || undefined });
+		const rows = items.map((it) => it.json);
+		warnings.push(...unmatchedColumnWarnings(rows, columns));
+		const report = renderReport(rows, { columns, title: str(ctx, 'reportTitle', i) || undefined });
 		if (output !== 'csv') {
 			if (html !== undefined) html = placeReport(html, report.html);
 			if (text !== undefined || format === 'both') text = placeReport(text ?? '', report.text);
@@ -112,21 +128,55 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 	};
 	const built = attempt(() => buildMail(input));
 	if (!built.ok) {
-		// Nothing will read the opened attachment streams: release their files.
-		for (const a of attachments) if (!Buffer.isBuffer(a.content)) a.content.destroy();
+		releaseAttachments(attachments.map((a) => a.content));
 		throw built.error;
 	}
-	return built.value;
+	return { mail: built.value, warnings, files: attachments.map((a) => ({ name: a.fileName, type: a.contentType, size: a.size })) };
+}
+
+/** Nothing will read these attachment streams: release their files. */
+function releaseAttachments(contents: unknown[]): void {
+	for (const c of contents) if (c instanceof Readable) c.destroy();
+}
+
+function releaseMail(mail: MailOptions): void {
+	releaseAttachments((mail.attachments ?? []).map((a) => a.content));
+}
+
+function addressOf(value: MailOptions['from']): string {
+	return flatAddresses(value)[0]?.address ?? '';
+}
+
+function addressList(value: MailOptions['to']): string[] {
+	return flatAddresses(value).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address));
+}
+
+/** What a dry run shows: who, what, which files (and how big), without sending. */
+function dryRunJson(built: BuiltJob, eml: Buffer): IDataObject {
+	const { mail } = built;
+	return {
+		dryRun: true,
+		messageId: String(mail.messageId ?? ''),
+		from: addressOf(mail.from),
+		to: addressList(mail.to),
+		cc: addressList(mail.cc),
+		bcc: addressList(mail.bcc),
+		subject: String(mail.subject ?? ''),
+		attachments: built.files,
+		size: eml.length,
+		...(built.warnings.length ? { warnings: built.warnings } : {}),
+	};
 }
 
 export class SendReportEmail implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Send Report Email (Microsoft 365)',
 		name: 'sendReportEmail',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: { light: 'file:../../icons/send-report-email.svg', dark: 'file:../../icons/send-report-email.dark.svg' },
 		group: ['output'],
 		version: 1,
-		subtitle: '={{$parameter["mode"] === "report" ? "Report to " : "Email to "}}{{$parameter["to"]}}',
+		// The recipients only when typed in: an expression would show as its source.
+		subtitle: '={{ ($parameter["mode"] === "report" ? "Report email" : "One email per item") + (/^[^={}]+$/.test($parameter["to"] || "") ? " to " + $parameter["to"] : "") }}',
 		description: 'Send emails or a report of all items through Microsoft 365 SMTP with OAuth 2.0',
 		defaults: { name: 'Send Report Email' },
 		inputs: [NodeConnectionTypes.Main],
@@ -142,53 +192,140 @@ export class SendReportEmail implements INodeType {
 		const jobs: Job[] = mode === 'report' ? [{ paramIndex: 0, itemIndexes: items.map((_, i) => i) }] : items.map((_, i) => ({ paramIndex: i, itemIndexes: [i] }));
 		const first = optionsAt(this, 0);
 		const results: INodeExecutionData[][] = jobs.map(() => []);
+		const node = this.getNode();
 		let session: TokenSession | undefined;
 		let smtp: SmtpClient | undefined;
 		const secrets = () => session?.secrets() ?? [];
-		const fail = (job: Job, e: unknown) => {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), e, job.paramIndex, secrets());
-			results[jobs.indexOf(job)] = [{ json: failureJson(e, secrets()), pairedItem: paired(job) }];
+		const output = (job: Job, json: IDataObject, binary?: INodeExecutionData['binary']) => {
+			results[jobs.indexOf(job)] = [{ json, ...(binary ? { binary } : {}), pairedItem: paired(job) }];
+		};
+		const fail = (job: Job, e: unknown, context: HintContext) => {
+			if (!this.continueOnFail()) throw toNodeError(node, e, job.paramIndex, secrets(), { context });
+			output(job, failureJson(e, secrets(), context));
+		};
+
+		let settings: MailboxSettings;
+		try {
+			settings = await readCredentialSettings(this);
+		} catch (e) {
+			for (const job of jobs) fail(job, e, {});
+			return [results.flat()];
+		}
+		const mailbox = settings.mailbox;
+		const hintBase: HintContext = { mailbox, grantType: settings.grantType };
+
+		// Every message is built and checked before the first one goes out: bad input anywhere in
+		// the batch sends nothing (under Continue On Fail, only the bad items stay behind).
+		const ready: Ready[] = [];
+		for (const job of jobs) {
+			try {
+				const built = await buildJob(this, job, settings, newMessageId(mailbox), mode);
+				releaseMail(built.mail);
+				ready.push({ job, fingerprint: mailFingerprint(built.mail), from: addressOf(built.mail.from), warnings: built.warnings });
+			} catch (e) {
+				fail(job, e, hintBase);
+			}
+		}
+		const warnings = [...new Set(ready.flatMap((r) => r.warnings))];
+		if (warnings.length) this.addExecutionHints(...warnings.map((message) => ({ message, type: 'warning' as const, location: 'outputPane' as const })));
+
+		// A retry of this node in this execution (Retry On Fail) answers what already went out
+		// with its first result instead of sending it again.
+		const executionId = this.getExecutionId() ?? '';
+		const runIndex = runIndexOf(this);
+		const keyOf = (r: Ready) => ledgerKey({ executionId, node: node.name, runIndex, itemIndex: r.job.paramIndex, fingerprint: r.fingerprint });
+		const sentIds = new Map<number, string>();
+		const toSend: Ready[] = [];
+		for (const r of ready) {
+			const seen = executionId ? sentLedger.get(keyOf(r)) : undefined;
+			if (!seen) toSend.push(r);
+			else if (seen.kind === 'sent') {
+				output(r.job, seen.json);
+				sentIds.set(r.job.paramIndex, String(seen.json.messageId ?? ''));
+			} else fail(r.job, new MailError(seen.failure), { ...hintBase, from: r.from });
+		}
+		if (toSend.length === 0) return [results.flat()];
+
+		try {
+			if (!first.dryRun) {
+				session = await TokenSession.open(this);
+				hintBase.signedInAccount = session.smtpUser;
+				smtp = new SmtpClient(session, {
+					messagesPerMinute: pacingOf(first, settings),
+					retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
+				});
+			}
+		} catch (e) {
+			for (const r of toSend) fail(r.job, e, hintBase);
+			return [results.flat()];
+		}
+
+		const client = smtp;
+		// The first failure (without Continue On Fail) stops new sends; those under way finish.
+		let stop: { ready: Ready; error: unknown } | undefined;
+		const runJob = async (r: Ready) => {
+			const { job } = r;
+			const messageId = newMessageId(mailbox);
+			try {
+				if (!client || optionsAt(this, job.paramIndex).dryRun) {
+					const built = await buildJob(this, job, settings, messageId, mode);
+					const eml = await composeMessage(built.mail);
+					const binary = await this.helpers.prepareBinaryData(eml, 'message.eml', 'message/rfc822');
+					output(job, dryRunJson(built, eml), { email: binary });
+					return;
+				}
+				const { info, attempts } = await client.deliver(async () => (await buildJob(this, job, settings, messageId, mode)).mail);
+				const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, loggedInAs: client.loggedInAs, attempts, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+				if (executionId) sentLedger.remember(keyOf(r), { kind: 'sent', json });
+				sentIds.set(job.paramIndex, info.messageId);
+				output(job, json);
+			} catch (e) {
+				const failure = failureOf(e, secrets());
+				if (failure.outcomeUnknown && executionId) sentLedger.remember(keyOf(r), { kind: 'unknown', failure });
+				if (!this.continueOnFail()) {
+					stop ??= { ready: r, error: e };
+					return;
+				}
+				output(job, failureJson(e, secrets(), { ...hintBase, from: r.from }));
+			}
 		};
 		try {
-			let settings: MailboxSettings;
-			try {
-				if (first.dryRun) settings = await readCredentialSettings(this);
-				else {
-					session = await TokenSession.open(this);
-					settings = session.settings;
-					smtp = new SmtpClient(session, {
-						messagesPerMinute: pacingOf(first, settings),
-						retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
-					});
-				}
-			} catch (e) {
-				for (const job of jobs) fail(job, e);
-				return [results.flat()];
-			}
-			const client = smtp;
-			const runJob = async (job: Job) => {
-				const messageId = newMessageId(settings.mailbox);
-				try {
-					const build = async () => await buildJob(this, job, settings, messageId, mode);
-					if (!client || optionsAt(this, job.paramIndex).dryRun) {
-						const eml = await composeMessage(await build());
-						const binary = await this.helpers.prepareBinaryData(eml, 'message.eml', 'message/rfc822');
-						results[jobs.indexOf(job)] = [{ json: { dryRun: true, messageId, size: eml.length }, binary: { email: binary }, pairedItem: paired(job) }];
-						return;
-					}
-					const { info, attempts } = await client.deliver(build);
-					const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, attempts };
-					results[jobs.indexOf(job)] = [{ json, pairedItem: paired(job) }];
-				} catch (e) {
-					fail(job, e);
-				}
-			};
-			await runConcurrently(jobs, EXCHANGE_LIMITS.maxConnections, runJob);
+			await runConcurrently(toSend, EXCHANGE_LIMITS.maxConnections, runJob, () => stop !== undefined);
+		} catch (e) {
+			throw toNodeError(node, e, undefined, secrets(), { context: hintBase });
 		} finally {
 			smtp?.close();
 		}
+		if (stop) throw toNodeError(node, stop.error, stop.ready.job.paramIndex, secrets(), { context: { ...hintBase, from: stop.ready.from }, ...batchReport(jobs.length, sentIds) });
 		return [results.flat()];
 	}
+}
+
+/** A job checked and ready to send. */
+interface Ready {
+	job: Job;
+	fingerprint: string;
+	from: string;
+	warnings: string[];
+}
+
+/** How far a batch got before it failed, for the error (only when there was more than one email). */
+function batchReport(total: number, sentIds: Map<number, string>): { messageSuffix?: string; notes?: string[] } {
+	if (total < 2) return {};
+	const sent = [...sentIds.entries()].sort(([a], [b]) => a - b);
+	if (sent.length === 0) return { messageSuffix: `(None of the ${total} emails was sent.)` };
+	return {
+		messageSuffix: `(${sent.length} of ${total} emails were sent before this failure.)`,
+		notes: [
+			`Sent before this failure (${sent.length} of ${total}): ${sent.map(([i, id]) => `item ${i + 1} ${id}`).join(', ')}. A retry of this node in the same execution (Retry On Fail) does not send them again; running the workflow again does.`,
+		],
+	};
+}
+
+/** Which run of this node in the execution this is (a loop runs a node more than once). */
+function runIndexOf(ctx: IExecuteFunctions): number {
+	const value: unknown = ctx.getWorkflowDataProxy(0).$runIndex;
+	return typeof value === 'number' ? value : 0;
 }
 
 function paired(job: Job): IPairedItemData[] {
@@ -199,12 +336,12 @@ function addresses(list: Array<string | { address: string }>): string[] {
 	return list.map((a) => (typeof a === 'string' ? a : a.address));
 }
 
-/** Runs `work` over `jobs` with at most `limit` at a time; the first thrown error stops new ones. */
-async function runConcurrently<T>(jobs: T[], limit: number, work: (job: T) => Promise<void>): Promise<void> {
+/** Runs `work` over `jobs` with at most `limit` at a time; a thrown error or `stopped()` stops new ones. */
+async function runConcurrently<T>(jobs: T[], limit: number, work: (job: T) => Promise<void>, stopped: () => boolean = () => false): Promise<void> {
 	let next = 0;
 	let failed: { e: unknown } | undefined;
 	const worker = async () => {
-		while (!failed && next < jobs.length) {
+		while (!failed && !stopped() && next < jobs.length) {
 			const job = jobs[next++];
 			try {
 				await work(job);

@@ -62,7 +62,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		typeOptions: { rows: 6 },
 		default: '',
 		displayOptions: { show: { emailFormat: ['html', 'both'] } },
-		description: `HTML body. In report mode, ${REPORT_PLACEHOLDER} marks where the table goes; without it the table follows the body.`,
+		description: 'HTML body',
+		hint: `In report mode, write ${REPORT_PLACEHOLDER} where the table goes; without it the table follows the body.`,
 	},
 	{
 		displayName: 'Text',
@@ -71,7 +72,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		typeOptions: { rows: 6 },
 		default: '',
 		displayOptions: { show: { emailFormat: ['text', 'both'] } },
-		description: `Plain-text body. With format Both and this empty, text is derived from the HTML. In report mode, ${REPORT_PLACEHOLDER} marks where the table goes.`,
+		description: 'Plain-text body',
+		hint: `With format Both and this empty, text is derived from the HTML. In report mode, write ${REPORT_PLACEHOLDER} where the table goes.`,
 	},
 	{
 		displayName: 'Report Output',
@@ -94,7 +96,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		displayOptions: reportMode,
 		default: {},
 		placeholder: 'Add Column',
-		description: 'Columns of the report, in order. Leave empty to show every top-level field.',
+		description: 'Columns of the report, in order',
+		hint: 'Leave empty to show every top-level field',
 		options: [
 			{
 				name: 'column',
@@ -106,7 +109,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 						type: 'string',
 						default: '',
 						placeholder: 'customer.name',
-						description: 'Field of the input item; use dots for nested fields',
+						requiresDataPath: 'single',
+						hint: 'The field\'s name, not its value: drag it from the input panel, or type it (dots for nested fields, e.g. customer.name)',
 					},
 					{
 						displayName: 'Title',
@@ -148,7 +152,7 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
-		placeholder: 'Add Option',
+		placeholder: 'Add option',
 		default: {},
 		options: [
 			{
@@ -156,7 +160,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 				name: 'attachAllItems',
 				type: 'boolean',
 				default: true,
-				description: 'Whether, in report mode, the Attachments of every input item go on the one email (otherwise only those of the first item)',
+				displayOptions: { show: { '/mode': ['report'] } },
+				description: 'Whether the Attachments of every input item go on the one report email (otherwise only those of the first item)',
 			},
 			{
 				displayName: 'BCC',
@@ -199,7 +204,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 				type: 'string',
 				typeOptions: { rows: 3 },
 				default: '',
-				description: 'Signature used when Signature is set to Custom',
+				displayOptions: { show: { signature: ['custom'] } },
+				description: 'Signature appended to the body',
 			},
 			{
 				displayName: 'Dry Run',
@@ -250,7 +256,8 @@ export const sendReportEmailProperties: INodeProperties[] = [
 				type: 'number',
 				typeOptions: { minValue: 1 },
 				default: 30,
-				description: 'Sending rate when Pacing is Custom',
+				displayOptions: { show: { pacing: ['custom'] } },
+				description: 'Sending rate',
 			},
 			{
 				displayName: 'Pacing',

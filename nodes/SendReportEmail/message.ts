@@ -77,76 +77,154 @@ function noLineBreaks(field: string, value: string): void {
 
 /** Splits `a@x, "Last, First" <b@y>; c@z` on commas, semicolons and newlines outside quotes and angle brackets. */
 export function splitAddressList(value: string): string[] {
+	return scanAddressList(value).parts;
+}
+
+/**
+ * One pass over an address list (linear in its length): the entries, and whether a line break
+ * sits inside a quoted display name (an injection attempt, not a list separator).
+ */
+function scanAddressList(value: string): { parts: string[]; breakInName: boolean } {
 	const parts: string[] = [];
-	let current = '';
+	let start = 0;
 	let quoted = false;
 	let angle = false;
-	for (const ch of value) {
+	let breakInName = false;
+	for (let i = 0; i < value.length; i++) {
+		const ch = value[i];
 		if (ch === '"' && !angle) quoted = !quoted;
 		else if (ch === '<' && !quoted) angle = true;
 		else if (ch === '>' && !quoted) angle = false;
+		if (quoted && (ch === '\r' || ch === '\n')) breakInName = true;
 		if (!quoted && !angle && (ch === ',' || ch === ';' || ch === '\n' || ch === '\r')) {
-			parts.push(current);
-			current = '';
-		} else current += ch;
+			parts.push(value.slice(start, i));
+			start = i + 1;
+		}
 	}
-	parts.push(current);
-	return parts.map((p) => p.trim()).filter(Boolean);
+	parts.push(value.slice(start));
+	return { parts: parts.map((p) => p.trim()).filter(Boolean), breakInName };
 }
+
+/** RFC 5321: a path holds at most 254 characters of address, 64 of them the local part. */
+export const MAX_ADDRESS_LENGTH = 254;
+export const MAX_LOCAL_PART_LENGTH = 64;
 
 const LOCAL_PART = /^[^\s@<>()",;:\\[\]]+$/u;
 
 /** `user@bücher.example` -> `user@xn--bcher-kva.example`; undefined when not an address. */
 export function normalizeAddress(address: string): string | undefined {
+	if (address.length > MAX_ADDRESS_LENGTH) return undefined;
 	const at = address.lastIndexOf('@');
-	if (at < 1) return undefined;
+	if (at < 1 || at > MAX_LOCAL_PART_LENGTH) return undefined;
 	const local = address.slice(0, at);
 	const domain = domainToASCII(address.slice(at + 1));
 	if (!LOCAL_PART.test(local) || !domain || !domain.includes('.') || domain.startsWith('.') || domain.endsWith('.')) return undefined;
 	return `${local}@${domain}`;
 }
 
-/** One entry: `a@x`, `<a@x>`, `Name <a@x>` or `"Last, First" <a@x>`. */
+/** `"Last, First"` -> `Last, First`; backslash escapes undone. */
+function unquoteName(raw: string): string {
+	const inner = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+	return inner.replace(/\\(.)/gs, '$1').trim();
+}
+
+/** One entry: `a@x`, `<a@x>`, `Name <a@x>` or `"Last, First" <a@x>`. Parsed by position, not by a backtracking pattern. */
 export function parseAddress(entry: string, field: string): Address {
-	const m = /^(.*?)\s*<([^<>]+)>$/s.exec(entry);
-	const rawName = m ? m[1].trim() : '';
-	const rawAddress = (m ? m[2] : entry).trim();
-	const name = rawName.replace(/^"(.*)"$/s, '$1').replace(/\\(.)/g, '$1').trim();
+	const shown = entry.length > 80 ? `${entry.slice(0, 77)}...` : entry;
+	// A display name and an address fit on one header line (RFC 5322: 998 characters).
+	if (entry.length > MAX_HEADER_LINE)
+		refuse(field, `an entry of ${entry.length} characters is longer than a mail header line allows (998).`, 'Write addresses as name@domain.com or Name <name@domain.com>, separated by commas; check the expression that fills the field.');
+	const open = entry.endsWith('>') ? entry.lastIndexOf('<') : -1;
+	const bracketed = open >= 0 ? entry.slice(open + 1, -1) : undefined;
+	const angle = bracketed !== undefined && bracketed !== '' && !bracketed.includes('>');
+	const rawName = angle ? entry.slice(0, open).trim() : '';
+	const rawAddress = (angle ? bracketed : entry).trim();
+	const name = unquoteName(rawName);
 	const address = normalizeAddress(rawAddress);
 	if (!address)
-		refuse(field, `"${entry}" is not an email address.`, `Write addresses as name@domain.com or Name <name@domain.com>, separated by commas.`);
+		refuse(field, `"${shown}" is not an email address.`, `Write addresses as name@domain.com or Name <name@domain.com>, separated by commas (an address has at most ${MAX_ADDRESS_LENGTH} characters).`);
 	return { name, address };
 }
 
 export function parseAddressList(value: string | undefined, field: string): Address[] {
 	if (!value) return [];
-	noLineBreaksInNames(value, field);
-	return splitAddressList(value).map((entry) => parseAddress(entry, field));
-}
-
-function noLineBreaksInNames(value: string, field: string): void {
+	const { parts, breakInName } = scanAddressList(value);
 	// Newlines separate list entries; a line break inside a quoted name is an injection attempt.
-	if (/"[^"]*[\r\n][^"]*"/.test(value) || /\0/.test(value))
+	if (breakInName || value.includes('\0'))
 		refuse(field, 'contains a line break inside a display name, which could inject extra mail headers.', `Remove line breaks from ${field}.`);
+	return parts.map((entry) => parseAddress(entry, field));
 }
 
-/** Readable plain text from simple HTML (signatures, bodies when only HTML is given). */
+const ENTITIES: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', quot: '"', amp: '&' };
+
+/** What a tag becomes in plain text: line breaks for blocks, tabs between cells, nothing otherwise. */
+function tagText(tag: string): string {
+	const closing = tag.startsWith('/');
+	const name = /^[a-z0-9]*/i.exec(closing ? tag.slice(1) : tag)?.[0].toLowerCase() ?? '';
+	if (!closing) return name === 'br' ? '\n' : '';
+	if (name === 'td' || name === 'th') return '\t';
+	return /^(p|div|tr|h[1-6]|li|table)$/.test(name) ? '\n' : '';
+}
+
+/**
+ * Readable plain text from simple HTML (signatures, bodies when only HTML is given). One pass over
+ * the input, so its time stays linear whatever the HTML holds (no backtracking pattern over a body).
+ */
 export function htmlToText(html: string): string {
-	return html
-		.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, '')
-		.replace(/<br\s*\/?>/gi, '\n')
-		.replace(/<\/(p|div|tr|h[1-6]|li|table)>/gi, '\n')
-		.replace(/<\/t[dh]>/gi, '\t')
-		.replace(/<[^>]+>/g, '')
-		.replace(/&nbsp;/g, ' ')
-		.replace(/&lt;/g, '<')
-		.replace(/&gt;/g, '>')
-		.replace(/&quot;/g, '"')
-		.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)))
-		.replace(/&amp;/g, '&')
-		.replace(/[ \t]+\n/g, '\n')
-		.replace(/\n{3,}/g, '\n\n')
-		.trim();
+	let out = '';
+	let i = 0;
+	// Where the next `>` and the next `</script>` / `</style>` are: each search runs forward only once.
+	let nextGt = -2;
+	const nextClose: Record<string, number> = { script: -2, style: -2 };
+	const closers: Record<string, RegExp> = { script: /<\/script>/gi, style: /<\/style>/gi };
+	const findGt = (from: number) => {
+		if (nextGt !== -1 && nextGt < from) nextGt = html.indexOf('>', from);
+		return nextGt;
+	};
+	const findClose = (name: string, from: number) => {
+		if (nextClose[name] !== -1 && nextClose[name] < from) {
+			closers[name].lastIndex = from;
+			nextClose[name] = closers[name].exec(html)?.index ?? -1;
+		}
+		return nextClose[name];
+	};
+	while (i < html.length) {
+		const lt = html.indexOf('<', i);
+		if (lt < 0) {
+			out += html.slice(i);
+			break;
+		}
+		out += html.slice(i, lt);
+		const gt = findGt(lt + 1);
+		if (gt < 0 || gt === lt + 1) {
+			// No tag here (`<` without `>`, or `<>`): keep the text as it is.
+			out += html.slice(lt, gt < 0 ? html.length : gt + 1);
+			i = gt < 0 ? html.length : gt + 1;
+			continue;
+		}
+		const tag = html.slice(lt + 1, gt);
+		const raw = /^(script|style)\b/i.exec(tag)?.[1].toLowerCase();
+		const close = raw ? findClose(raw, gt + 1) : -1;
+		if (raw && close >= 0) {
+			i = close + raw.length + 3;
+			continue;
+		}
+		out += tagText(tag);
+		i = gt + 1;
+	}
+	const decoded = out.replace(/&(nbsp|lt|gt|quot|amp|#\d{1,7});/g, (_m, e: string) =>
+		e.startsWith('#') ? String.fromCharCode(Number(e.slice(1))) : ENTITIES[e],
+	);
+	const lines: string[] = [];
+	let blank = 0;
+	for (const line of decoded.split('\n')) {
+		let end = line.length;
+		while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+		const kept = line.slice(0, end);
+		blank = kept === '' ? blank + 1 : 0;
+		if (blank < 2) lines.push(kept);
+	}
+	return lines.join('\n').trim();
 }
 
 export function appendHtmlSignature(html: string, signature: string): string {
@@ -189,6 +267,24 @@ export function validateHeaders(headers: Array<{ name: string; value: string }>)
 				refuse(field, 'is longer than 998 characters.', 'Shorten the header value.');
 			return { key, value: text };
 		});
+}
+
+const MIME_TOKEN = /^[\w.+-]+$/;
+const MIME_PARAMETER = /^[\w.+-]+=(?:[\w.+-]+|"[^"\\\r\n]*")$/;
+
+/** `type/subtype`, optionally with parameters (`text/csv; charset=utf-8`); checked piece by piece. */
+export function isMimeType(value: string): boolean {
+	if (value.length > 255) return false;
+	const [essence, ...parameters] = value.split(';');
+	const [type, subtype, ...rest] = essence.trim().split('/');
+	if (rest.length || !MIME_TOKEN.test(type ?? '') || !MIME_TOKEN.test(subtype ?? '')) return false;
+	return parameters.every((p) => MIME_PARAMETER.test(p.trim()));
+}
+
+/** The file name without folders (`C:\\exports\\q3.csv` -> `q3.csv`): recipients never see local paths. */
+export function baseName(fileName: string): string {
+	const cut = Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\'));
+	return fileName.slice(cut + 1) || fileName;
 }
 
 /** Bytes after base64 with 76-character lines (what an attachment costs on the wire). */
@@ -238,8 +334,8 @@ export function buildMail(input: MessageInput): MailOptions {
 	const attachments = input.attachments ?? [];
 	for (const a of attachments) {
 		noLineBreaks(`File name of ${a.origin}`, a.fileName);
-		if (!/^[\w.+-]+\/[\w.+-]+$/.test(a.contentType))
-			refuse(`Content type of ${a.origin}`, `"${a.contentType}" is not a MIME type.`, 'Set the binary data\'s MIME type (e.g. application/pdf) in the node that created it.');
+		if (!isMimeType(a.contentType))
+			refuse(`Content type of ${a.origin}`, `"${a.contentType.slice(0, 80)}" is not a MIME type.`, 'Set the binary data\'s MIME type (e.g. application/pdf or text/csv; charset=utf-8) in the node that created it.');
 	}
 
 	const { html, text } = bodies(input);
@@ -269,7 +365,7 @@ export function buildMail(input: MessageInput): MailOptions {
 		priority: PRIORITY[input.importance ?? 'normal'],
 		headers: headers.length ? headers : undefined,
 		attachments: attachments.map((a) => ({
-			filename: a.fileName,
+			filename: baseName(a.fileName),
 			contentType: a.contentType,
 			content: a.content,
 			...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),

@@ -22,16 +22,20 @@ export const REPORT_PLACEHOLDER = '[[report]]';
 
 type Row = Record<string, unknown>;
 
+/** Widest column of the plain-text table, in characters. */
+const MAX_TEXT_WIDTH = 40;
+
 export function escapeHtml(s: string): string {
 	return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 
+/** The item's own value at `path` (never one inherited from Object.prototype, such as `constructor`). */
 export function valueAt(row: Row, path: string): unknown {
-	if (path in row) return row[path];
+	if (Object.hasOwn(row, path)) return row[path];
 	let current: unknown = row;
 	for (const key of path.split('.')) {
-		if (current === null || typeof current !== 'object') return undefined;
-		current = (current as Record<string, unknown>)[key];
+		if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
+		current = Reflect.get(current, key);
 	}
 	return current;
 }
@@ -84,8 +88,14 @@ export function renderReport(rows: Row[], options: { columns?: ReportColumn[]; t
 	const body = cells.map((r) => `<tr>${r.map((v) => `<td ${td}>${escapeHtml(v).replace(/\r?\n/g, '<br>')}</td>`).join('')}</tr>`).join('\n');
 	const html = `<table class="m365-report" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">${caption}\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
 
-	const flat = (v: string) => v.replace(/\s*\r?\n\s*/g, ' ');
-	const widths = columns.map((c, i) => Math.min(40, Math.max(c.title.length, ...cells.map((r) => flat(r[i]).length))));
+	// A run of white space that holds a line break becomes one space (one linear pass per cell).
+	const flat = (v: string) => (v.includes('\n') ? v.replace(/\s+/g, (run) => (run.includes('\n') ? ' ' : run)) : v);
+	// A loop, not Math.max(...cells): a spread of 100,000+ rows overflows the call stack.
+	const widths = columns.map((c, i) => {
+		let width = Math.min(MAX_TEXT_WIDTH, c.title.length);
+		for (const r of cells) if (width < MAX_TEXT_WIDTH) width = Math.max(width, flat(r[i]).length);
+		return Math.min(MAX_TEXT_WIDTH, width);
+	});
 	const line = (values: string[]) => values.map((v, i) => flat(v).padEnd(widths[i])).join(' | ').trimEnd();
 	const text = [options.title ?? '', line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(line)]
 		.filter((l, i) => i > 0 || l !== '')

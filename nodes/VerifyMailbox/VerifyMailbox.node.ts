@@ -4,7 +4,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { CREDENTIAL_TYPE } from '../shared/constants';
 import { MailError } from '../shared/errors';
 import { toNodeError } from '../shared/node-errors';
-import { redact, secretsOf } from '../shared/secrets';
+import { redactValues, secretsOf } from '../shared/secrets';
 import { verifyMailbox, type OptionalCheck } from './checks';
 import { verifyMailboxProperties } from './description';
 import type { Verification } from './outcome';
@@ -26,7 +26,7 @@ export class VerifyMailbox implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Verify Mailbox (Microsoft 365)',
 		name: 'verifyMailbox',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: { light: 'file:../../icons/verify-mailbox.svg', dark: 'file:../../icons/verify-mailbox.dark.svg' },
 		group: ['input'],
 		version: 1,
 		subtitle: '={{ "Checks: token, " + ($parameter["checks"] || []).join(", ") }}',
@@ -48,14 +48,16 @@ export class VerifyMailbox implements INodeType {
 			const result: Verification = await verifyMailbox(this, verify);
 			// Messages are masked where they are made; this pass also catches a token refreshed mid-run.
 			const secrets = [...credentialSecrets, ...secretsOf(await this.getCredentials<IDataObject>(CREDENTIAL_TYPE))];
-			const json = JSON.parse(redact(JSON.stringify(result), secrets)) as IDataObject;
+			// Values are masked one by one: masking the serialized JSON could cut into its quoting.
+			const masked = redactValues(result, secrets);
+			const json: IDataObject = { ...masked };
 			if (result.status === 'Not Verified' && failWhenNotVerified && !this.continueOnFail()) {
 				const failure = new MailError({
 					// Who is at fault picks the error class: a credential field, or a server that said no.
-					source: /^INVALID_/.test(String(json.code)) ? 'input' : result.failedCheck === 'smtp' ? 'smtp' : result.failedCheck === 'token' ? 'token' : 'imap',
-					code: String(json.code),
-					message: `Not Verified: the ${String(json.failedCheck)} check failed. ${String(json.reason)}`,
-					hint: String(json.hint),
+					source: /^INVALID_/.test(String(masked.code)) ? 'input' : result.failedCheck === 'smtp' ? 'smtp' : result.failedCheck === 'token' ? 'token' : 'imap',
+					code: String(masked.code),
+					message: `Not Verified: the ${String(masked.failedCheck)} check failed. ${String(masked.reason)}`,
+					hint: String(masked.hint),
 					retryable: false,
 				});
 				throw toNodeError(this.getNode(), failure, i, secrets);

@@ -9,6 +9,7 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { CREDENTIAL_TYPE } from '../shared/constants';
 import { MailError } from '../shared/errors';
 import { connectImap, deleteMessages, disconnectImap, explainImapError, findByMessageId, inspectMailbox, specialFolder, type ImapConnection } from '../shared/imap';
+import { describeSource, isDelegate } from '../shared/identity';
 import { readMailboxSettings, type MailboxSettings } from '../shared/settings';
 import { SmtpClient } from '../shared/smtp';
 import { TokenSession } from '../shared/token';
@@ -32,7 +33,8 @@ function hostsOf(s: MailboxSettings | undefined): Verification['hosts'] {
 }
 
 function timeouts(ms: number) {
-	return { connectTimeoutMs: ms, greetingTimeoutMs: ms, socketTimeoutMs: ms };
+	// The greeting wait ends early enough to ask the port once in TLS (a STARTTLS/implicit-TLS mismatch) within the check's deadline.
+	return { connectTimeoutMs: ms, greetingTimeoutMs: Math.max(1000, Math.round(ms * 0.6)), socketTimeoutMs: ms };
 }
 
 /** Token: read or refresh it; an expired JWT (clock or stored expiry wrong) is refreshed once more. */
@@ -54,8 +56,13 @@ export async function checkToken(ctx: IExecuteFunctions, options: VerifyOptions,
 				microsoft: settings.isMicrosoftSmtp,
 			}));
 		const expiresAt = claims?.expiresAt ?? session.expiresAt;
+		const logins = session.logins;
+		if (isDelegate(logins) && !options.checks.includes('roundTrip'))
+			holder.notes.push(`${logins.signedInAccount ?? ''} signs in for ${settings.mailbox}: only the Round Trip check proves Send As on it (the SMTP check logs in without sending).`);
 		const facts: IDataObject = {
 			grantType: settings.grantType,
+			...(logins.signedInAccount ? { signedInAccount: logins.signedInAccount } : {}),
+			signedInAccountSource: describeSource(logins.source),
 			refreshed: session.refreshes > 0,
 			...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}),
 			...(claims?.audience ? { audience: claims.audience } : {}),
@@ -75,7 +82,10 @@ export async function checkSmtp(session: TokenSession, options: VerifyOptions): 
 	return await runCheck('smtp', options.timeoutMs, where, async (scope) => {
 		const client = scope.adopt(new SmtpClient(session, timeouts(options.timeoutMs)), (c) => c.close());
 		await client.verify();
-		return { detail: `Logged in to ${where} with ${smtp.secure ? 'implicit TLS' : 'STARTTLS'} and XOAUTH2; nothing was sent` };
+		return {
+			detail: `Logged in to ${where} as ${session.smtpUser} with ${smtp.secure ? 'implicit TLS' : 'STARTTLS'} and XOAUTH2; nothing was sent`,
+			facts: { loggedInAs: session.smtpUser, mailbox: session.settings.mailbox },
+		};
 	}, session.secrets());
 }
 
@@ -102,9 +112,13 @@ export async function checkImap(session: TokenSession, options: VerifyOptions): 
 		const quota = o.quota?.limitBytes
 			? `; quota ${Math.round((o.quota.usedBytes ?? 0) / 1048576)} of ${Math.round(o.quota.limitBytes / 1048576)} MB`
 			: '';
+		const { signedInAccount, imapUser } = session.logins;
+		const who = signedInAccount && signedInAccount.toLowerCase() !== imapUser.toLowerCase() ? `${signedInAccount} opened ${imapUser}` : `as ${imapUser}`;
 		return {
-			detail: `Logged in to ${where} with ${o.mechanism ?? 'OAuth'}; ${o.folders.length} folders; INBOX ${o.inbox.messages} ${o.inbox.messages === 1 ? 'message' : 'messages'}, ${o.inbox.unseen} unseen${quota}`,
+			detail: `Logged in to ${where} ${who} with ${o.mechanism ?? 'OAuth'}${imap.secure ? '' : ' after STARTTLS'}; ${o.folders.length} folders; INBOX ${o.inbox.messages} ${o.inbox.messages === 1 ? 'message' : 'messages'}, ${o.inbox.unseen} unseen${quota}`,
 			facts: {
+				loggedInAs: signedInAccount ?? imapUser,
+				mailbox: imapUser,
 				mechanism: o.mechanism ?? null,
 				folders: o.folders.map((f) => f.path),
 				inbox: o.inbox,
@@ -159,9 +173,11 @@ export async function checkRoundTrip(session: TokenSession, options: VerifyOptio
 		const sent = await imapStep(session, specialFolder(client, '\\Sent'));
 		const copies = sent ? await find(sent) : [];
 		if (sent) await imapStep(session, deleteMessages(client, sent, copies));
+		const sender = session.smtpUser;
+		const sendAs = sender.toLowerCase() === mailbox.toLowerCase() ? '' : ` by ${sender} (Send As proven)`;
 		return {
-			detail: `Probe sent from ${mailbox} to itself arrived in INBOX after ${(arrivedMs / 1000).toFixed(1)} s and was deleted${copies.length ? ` (with its copy in ${sent})` : ''}`,
-			facts: { arrivedAfterMs: arrivedMs },
+			detail: `Probe sent from ${mailbox}${sendAs} to itself arrived in INBOX after ${(arrivedMs / 1000).toFixed(1)} s and was deleted${copies.length ? ` (with its copy in ${sent})` : ''}`,
+			facts: { arrivedAfterMs: arrivedMs, loggedInAs: sender, from: mailbox },
 		};
 	}, session.secrets());
 }
@@ -206,5 +222,5 @@ export async function verifyMailbox(ctx: IExecuteFunctions, options: VerifyOptio
 					? skipped('roundTrip', `Skipped: the ${blocker.name.toUpperCase()} check failed`)
 					: await checkRoundTrip(session, options),
 	);
-	return summarize({ mailbox: settings?.mailbox ?? '', hosts: hostsOf(settings), results, notes: holder.notes });
+	return summarize({ mailbox: settings?.mailbox ?? '', grantType: settings?.grantType, hosts: hostsOf(settings), results, notes: holder.notes });
 }

@@ -67,7 +67,7 @@ export function claimWarnings(claims: TokenClaims, want: { smtp: boolean; imap: 
 	if (want.microsoft && claims.audience && !OUTLOOK_AUDIENCE.test(claims.audience))
 		warnings.push(`The token is for ${claims.audience}, not Exchange Online (https://outlook.office.com): clear Custom Scopes, and do not mix Microsoft Graph scopes in.`);
 	if (!claims.appOnly && claims.identity && claims.identity.toLowerCase() !== want.mailbox.toLowerCase())
-		warnings.push(`The token was issued to ${claims.identity}, not ${want.mailbox}: that account needs Full Access (IMAP) and Send As (SMTP) on the mailbox, or reconnect as the mailbox owner.`);
+		warnings.push(`Signed in as ${claims.identity}, for the mailbox ${want.mailbox}: SMTP logs in as ${claims.identity} and sends as ${want.mailbox} (needs Send As); IMAP opens ${want.mailbox} (needs Full Access).`);
 	return warnings;
 }
 

@@ -28,7 +28,7 @@ export const verifyMailboxProperties: INodeProperties[] = [
 				name: 'Round Trip',
 				value: 'roundTrip',
 				description:
-					'Send a probe message to the mailbox itself, find it over IMAP, then delete it. The only check that proves Send As for the From address.',
+					'Send a probe message from the mailbox to itself, wait for it in INBOX over IMAP, then delete it: proves that mail is accepted and delivered end to end',
 			},
 		],
 		default: ['smtp', 'imap'],

@@ -5,7 +5,7 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { MailError, type MailFailure } from '../shared/errors';
-import { failureOf } from '../shared/node-errors';
+import { failureOf, fillHint, type HintContext } from '../shared/node-errors';
 
 export type CheckName = 'token' | 'smtp' | 'imap' | 'roundTrip';
 export const CHECK_ORDER: readonly CheckName[] = ['token', 'smtp', 'imap', 'roundTrip'];
@@ -20,15 +20,16 @@ export interface CheckResult {
 	failure?: MailFailure;
 }
 
+/** Keys in the order n8n's table view shows them: the verdict and what to do first, details after. */
 export interface Verification {
 	status: 'Verified' | 'Not Verified';
+	failedCheck: CheckName | null;
+	reason: string | null;
+	hint: string | null;
+	code: string | null;
 	mailbox: string;
 	hosts: { smtp: string; imap: string };
 	checks: IDataObject[];
-	failedCheck: CheckName | null;
-	code: string | null;
-	reason: string | null;
-	hint: string | null;
 	notes: string[];
 }
 
@@ -105,13 +106,21 @@ export async function runCheck(
 	}
 }
 
-function checkJson(r: CheckResult): IDataObject {
+/** A hint as Verify Mailbox shows it: real mailbox, and no advice to run the node the user is running. */
+export function verifyHint(hint: string, context: HintContext): string {
+	return fillHint(hint, context)
+		.replace(/\s*Then run Verify Mailbox\b[^.]*\./g, '')
+		.replace(/,? (?:then|and) run Verify Mailbox\b[^.]*\./g, '.')
+		.trim();
+}
+
+function checkJson(r: CheckResult, context: HintContext): IDataObject {
 	return {
 		name: r.name,
 		status: r.status,
 		durationMs: r.durationMs,
 		detail: r.detail,
-		...(r.failure ? { code: r.failure.code, hint: r.failure.hint, ...(r.failure.serverResponse ? { serverResponse: r.failure.serverResponse } : {}) } : {}),
+		...(r.failure ? { code: r.failure.code, hint: verifyHint(r.failure.hint, context), ...(r.failure.serverResponse ? { serverResponse: r.failure.serverResponse } : {}) } : {}),
 		...(r.facts ?? {}),
 	};
 }
@@ -123,21 +132,23 @@ export function reasonOf(f: MailFailure): string {
 }
 
 /** Verified only when every check that ran is ok; the first failure names the gate. */
-export function summarize(input: { mailbox: string; hosts: Verification['hosts']; results: CheckResult[]; notes: string[] }): Verification {
+export function summarize(input: { mailbox: string; grantType?: HintContext['grantType']; hosts: Verification['hosts']; results: CheckResult[]; notes: string[] }): Verification {
+	const context: HintContext = { mailbox: input.mailbox, grantType: input.grantType };
 	const results = [...input.results].sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
 	const failed = results.find((r) => r.status === 'failed');
 	const f = failed?.failure;
 	// A note from the token's claims often is the real cause of a later refusal: put it first.
-	const hint = f ? [...(failed.name === 'token' ? [] : input.notes), f.hint].join(' ') : null;
+	// Not for a temporary failure: nothing about the token or the permissions caused it.
+	const hint = f ? [...(failed.name === 'token' || f.retryable ? [] : input.notes), verifyHint(f.hint, context)].join(' ') : null;
 	return {
 		status: failed ? 'Not Verified' : 'Verified',
-		mailbox: input.mailbox,
-		hosts: input.hosts,
-		checks: results.map(checkJson),
 		failedCheck: failed ? failed.name : null,
-		code: f ? f.code : null,
 		reason: f ? reasonOf(f) : null,
 		hint,
+		code: f ? f.code : null,
+		mailbox: input.mailbox,
+		hosts: input.hosts,
+		checks: results.map((r) => checkJson(r, context)),
 		notes: input.notes,
 	};
 }

@@ -15,6 +15,23 @@ export interface CloudSettings {
 	imapHost: string;
 }
 
+/*
+ * Sources of each default (MicrosoftDocs repositories, checked 2026):
+ * - Sign-in hosts: entra-docs `docs/identity-platform/authentication-national-cloud.md` (the national
+ *   cloud table lists login.microsoftonline.us for both US Government clouds and only
+ *   login.partner.microsoftonline.cn for China; login.chinacloudapi.cn is the older host).
+ * - Global mail hosts and resources: office-developer-exchange-docs
+ *   `docs/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth.md`.
+ * - GCC High mail hosts: microsoft-365-docs `microsoft-365/includes/office-365-u.s.-government-gcc-high-endpoints.md`
+ *   puts SMTP 587 and IMAP 993 on outlook.office365.us (smtp.office365.us is used by third parties only).
+ * - DoD mail hosts: microsoft-365-docs `microsoft-365/includes/office-365-u.s.-government-dod-endpoints.md`
+ *   puts SMTP 587 and IMAP 993 on outlook-dod.office365.us (no source has smtp-dod.office365.us).
+ * - China mail hosts: smtp.partner.outlook.cn (advertises AUTH XOAUTH2) and partner.outlook.cn
+ *   (simonrob/email-oauth2-proxy #237, #255; davmail #341): no Microsoft page lists them.
+ * - Scopes outside Global are not documented by Microsoft for SMTP/IMAP: outlook.office365.us
+ *   (EmailEngine), outlook-dod.office365.us (admin scripts), partner.outlook.cn (MSAL test scripts).
+ * Every host can be overridden in the credential.
+ */
 export const CLOUDS: Record<CloudName, CloudSettings> = {
 	global: {
 		loginHost: 'https://login.microsoftonline.com',
@@ -27,18 +44,18 @@ export const CLOUDS: Record<CloudName, CloudSettings> = {
 		loginHost: 'https://login.microsoftonline.us',
 		delegatedResource: 'https://outlook.office365.us',
 		appResource: 'https://outlook.office365.us',
-		smtpHost: 'smtp.office365.us',
+		smtpHost: 'outlook.office365.us',
 		imapHost: 'outlook.office365.us',
 	},
 	usGovDod: {
 		loginHost: 'https://login.microsoftonline.us',
 		delegatedResource: 'https://outlook-dod.office365.us',
 		appResource: 'https://outlook-dod.office365.us',
-		smtpHost: 'smtp-dod.office365.us',
+		smtpHost: 'outlook-dod.office365.us',
 		imapHost: 'outlook-dod.office365.us',
 	},
 	china: {
-		loginHost: 'https://login.chinacloudapi.cn',
+		loginHost: 'https://login.partner.microsoftonline.cn',
 		delegatedResource: 'https://partner.outlook.cn',
 		appResource: 'https://partner.outlook.cn',
 		smtpHost: 'smtp.partner.outlook.cn',
@@ -46,8 +63,10 @@ export const CLOUDS: Record<CloudName, CloudSettings> = {
 	},
 };
 
-export const DEFAULT_TENANT = 'organizations';
+/** Tenants that mean "any tenant": a single-tenant app registration is refused there (AADSTS50194). */
+export const MULTI_TENANT_ENDPOINTS: readonly string[] = ['common', 'organizations', 'consumers'];
 export const SMTP_PORT = 587;
+export const SMTP_IMPLICIT_TLS_PORT = 465;
 export const IMAP_PORT = 993;
 
 /** Hosts that belong to Exchange Online: pacing and connection limits apply to them by default. */

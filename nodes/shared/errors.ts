@@ -18,6 +18,8 @@ export interface MailFailure {
 	outcomeUnknown?: boolean;
 	/** Server's own words (already free of secrets), when it said anything. */
 	serverResponse?: string;
+	/** How long the server asked to wait before trying again (`Retry-After`). */
+	retryAfterMs?: number;
 }
 
 const APP_REGISTRATION = 'Azure portal > Microsoft Entra ID > App registrations > your app';
@@ -49,7 +51,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50076: {
 		code: 'AADSTS50076',
 		message: 'Multi-factor authentication is required for this sign-in.',
-		hint: 'Reconnect the credential ("Connect my account") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and complete the MFA prompt. If it keeps asking, ask the admin to review the Conditional Access policy for this app.',
 	},
 	50079: {
 		code: 'AADSTS50079',
@@ -69,12 +71,12 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	70008: {
 		code: 'AADSTS70008',
 		message: 'The refresh token has expired (unused for 90 days) or was revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	700082: {
 		code: 'AADSTS700082',
 		message: 'The refresh token has expired because it was not used for 90 days.',
-		hint: 'Open the credential and press "Connect my account" again. Scheduled workflows keep it alive if they run at least every few weeks.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again. Scheduled workflows keep it alive if they run at least every few weeks.',
 	},
 	90002: {
 		code: 'AADSTS90002',
@@ -94,7 +96,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50020: {
 		code: 'AADSTS50020',
 		message: 'The account signed in is not from this tenant.',
-		hint: "Sign in with an account of the mailbox's tenant, or set the Directory (tenant) ID to 'organizations' for a multi-tenant app.",
+		hint: "Sign in with an account of the mailbox's tenant (a delegate with Full Access and Send As on a shared mailbox is fine), or check the Directory (tenant) ID.",
 	},
 	1002012: {
 		code: 'AADSTS1002012',
@@ -104,7 +106,98 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	70011: {
 		code: 'AADSTS70011',
 		message: 'The requested scope is not valid.',
-		hint: 'Clear Custom Scopes to use the defaults; do not mix Microsoft Graph and Outlook scopes in one credential.',
+		hint: 'A scope in Custom Scopes is misspelt or unknown to Entra ID: clear Custom Scopes to use the defaults of the chosen cloud.',
+	},
+	28000: {
+		code: 'AADSTS28000',
+		message: 'The scopes name more than one resource; a token is for one resource only.',
+		hint: 'Clear Custom Scopes to use the defaults; do not mix Microsoft Graph (User.Read, Mail.Send) and Outlook (https://outlook.office.com/...) scopes in one credential.',
+	},
+	700022: {
+		code: 'AADSTS700022',
+		message: 'The scopes name more than one resource; a token is for one resource only.',
+		hint: 'Clear Custom Scopes to use the defaults; do not mix Microsoft Graph (User.Read, Mail.Send) and Outlook (https://outlook.office.com/...) scopes in one credential.',
+	},
+	50194: {
+		code: 'AADSTS50194',
+		message: 'The app registration is single-tenant, so it cannot sign in on the "common" or "organizations" endpoint.',
+		hint: "Enter your Directory (tenant) ID (a GUID from the app registration's Overview page, or the tenant's domain such as contoso.onmicrosoft.com) in the credential, then reconnect.",
+	},
+	500011: {
+		code: 'AADSTS500011',
+		message: 'The mail resource was not found in this tenant (wrong cloud or wrong resource in the scopes).',
+		hint: 'Check that the Cloud setting matches the tenant (Global, GCC High, DoD or China use different resources), clear Custom Scopes, and check the Directory (tenant) ID. App-only: the Office 365 Exchange Online permissions must be consented in this tenant.',
+	},
+	650057: {
+		code: 'AADSTS650057',
+		message: "The scopes ask for a resource that is not among the app registration's API permissions.",
+		hint: `Add the mail permissions under ${APP_REGISTRATION} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online (delegated SMTP.Send and IMAP.AccessAsUser.All, or application SMTP.SendAsApp and IMAP.AccessAsApp), grant admin consent, and clear Custom Scopes.`,
+	},
+	7000218: {
+		code: 'AADSTS7000218',
+		message: 'No client secret was sent to Microsoft.',
+		hint: `Paste the client secret's Value into the credential's Client Secret field (${APP_REGISTRATION} > Certificates & secrets). A registration marked "Allow public client flows" still needs a secret for this credential.`,
+	},
+	70043: {
+		code: 'AADSTS70043',
+		message: "The refresh token is no longer accepted because of a Conditional Access sign-in frequency policy.",
+		hint: 'Open the credential, press "Switch account" (or "Connect") and sign in again. To keep unattended workflows running, ask the Entra ID admin to exclude this app from the sign-in frequency policy, or use the app-only (Client Credentials) grant.',
+	},
+	50105: {
+		code: 'AADSTS50105',
+		message: 'The signed-in account is not assigned to this app.',
+		hint: 'The app requires user assignment: an admin adds the account (or a group it is in) under Entra ID > Enterprise applications > your app > Users and groups, or turns off "Assignment required".',
+	},
+	50057: {
+		code: 'AADSTS50057',
+		message: 'The account that signed in is disabled.',
+		hint: 'A shared mailbox has a disabled account and cannot sign in: sign in as a user with Full Access and Send As on it (its Mailbox stays the shared address). Otherwise ask the admin to enable the account.',
+	},
+	50055: {
+		code: 'AADSTS50055',
+		message: "The account's password has expired.",
+		hint: 'Sign in to https://myaccount.microsoft.com with the account, change the password, then press "Switch account" (or "Connect") and sign in again.',
+	},
+	50053: {
+		code: 'AADSTS50053',
+		message: 'The account is locked (too many failed sign-ins, or sign-ins from a blocked IP address).',
+		hint: 'Wait for the lock to expire or ask the admin to unlock the account, then press "Switch account" (or "Connect") and sign in again.',
+	},
+	65004: {
+		code: 'AADSTS65004',
+		message: 'Consent was declined at sign-in.',
+		hint: 'Open the credential, press "Switch account" (or "Connect") and sign in again and accept the permissions, or ask an admin to grant admin consent for the app (API permissions > Grant admin consent).',
+	},
+	90094: {
+		code: 'AADSTS90094',
+		message: 'An administrator must consent to the permissions this app asks for.',
+		hint: `Ask a Global or Privileged Role administrator to grant admin consent (${APP_REGISTRATION} > API permissions > Grant admin consent), then reconnect.`,
+	},
+	7000112: {
+		code: 'AADSTS7000112',
+		message: 'The app is disabled in this tenant.',
+		hint: 'An admin enables it under Entra ID > Enterprise applications > your app > Properties > "Enabled for users to sign in?".',
+	},
+	9001023: {
+		code: 'AADSTS9001023',
+		message: 'This sign-in is not supported on the "common" endpoint.',
+		hint: "Enter your Directory (tenant) ID (a GUID or the tenant's domain) in the credential instead of common.",
+	},
+	90130: {
+		code: 'AADSTS90130',
+		message: 'This app is not supported on the "common" endpoint.',
+		hint: "Enter your Directory (tenant) ID (a GUID or the tenant's domain) in the credential instead of common.",
+	},
+	50034: {
+		code: 'AADSTS50034',
+		message: 'The account that signed in does not exist in this tenant.',
+		hint: "Sign in with an account of the mailbox's tenant (check for a typo), or check the Directory (tenant) ID.",
+	},
+	50196: {
+		code: 'AADSTS50196',
+		message: 'The Microsoft sign-in service is throttling this app (too many requests in a short time).',
+		hint: 'This is temporary and nothing was sent. Run the workflow later or less often; the node waits for Retry-After when it is short.',
+		retryable: true,
 	},
 	50126: {
 		code: 'AADSTS50126',
@@ -114,7 +207,7 @@ export const AADSTS: Record<number, CatalogueEntry> = {
 	50173: {
 		code: 'AADSTS50173',
 		message: 'The grant expired because the password changed or sessions were revoked.',
-		hint: 'Open the credential and press "Connect my account" again.',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 };
 
@@ -122,12 +215,12 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	notConnected: {
 		code: 'NOT_CONNECTED',
 		message: 'The credential is not connected to a Microsoft account yet.',
-		hint: 'Open the Microsoft 365 Mail OAuth2 API credential and press "Connect my account", then save it.',
+		hint: 'Open the Microsoft 365 Mail OAuth2 API credential, press "Connect" at the top and sign in; n8n saves the credential on its own.',
 	},
 	invalidGrant: {
 		code: 'INVALID_GRANT',
-		message: 'Microsoft no longer accepts the stored sign-in (refresh token expired, revoked, or the password or permissions changed).',
-		hint: 'Open the credential and press "Connect my account" again.',
+		message: 'Microsoft no longer accepts the stored sign-in (invalid_grant): the refresh token expired or was revoked, the password or permissions changed, or a policy now asks for more (MFA, Conditional Access, admin consent).',
+		hint: 'Open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again; the sign-in page shows what Microsoft needs (MFA, consent). If it keeps failing, Entra ID > Monitoring > Sign-in logs names the AADSTS code for this app.',
 	},
 	invalidClient: {
 		code: 'INVALID_CLIENT',
@@ -137,12 +230,18 @@ export const TOKEN_FAILURES: Record<string, CatalogueEntry> = {
 	noRefreshToken: {
 		code: 'NO_REFRESH_TOKEN',
 		message: 'The access token expired and no refresh token was stored.',
-		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then press "Connect my account" again.',
+		hint: 'Make sure the scopes include offline_access (clear Custom Scopes to use the defaults), then open the credential and press "Switch account" (or "Connect" if it shows that) and sign in again.',
 	},
 	unavailable: {
 		code: 'TOKEN_ENDPOINT_UNAVAILABLE',
 		message: 'The Microsoft sign-in service could not be reached or failed.',
 		hint: 'Check that the n8n server can reach the token URL (proxy, firewall, DNS). Nothing was sent; the next run will try again.',
+		retryable: true,
+	},
+	throttled: {
+		code: 'TOKEN_THROTTLED',
+		message: 'The Microsoft sign-in service is throttling requests (HTTP 429): a temporary refusal, not a setup problem.',
+		hint: 'Nothing was sent. Run the workflow again later; the node already waited for Retry-After where it was short. If it keeps happening, fewer workflows should share this credential at the same moment.',
 		retryable: true,
 	},
 	timeout: {
@@ -170,12 +269,31 @@ function firstLine(text: string): string {
 	return text.split(/\r?\n/)[0].trim();
 }
 
+/** A `Retry-After` header (seconds or an HTTP date) in milliseconds from `now`, if it says anything. */
+export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
+	const value = Array.isArray(header) ? header[0] : header;
+	if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+	if (typeof value !== 'string' || !value.trim()) return undefined;
+	if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+	const at = Date.parse(value);
+	return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 export function describeTokenError(input: {
 	status?: number;
 	body?: unknown;
 	text?: string;
 	networkCode?: string;
+	/** From the `Retry-After` header, when the sign-in service sent one. */
+	retryAfterMs?: number;
 }): MailFailure {
+	const failure = describeTokenRefusal(input);
+	if (!failure.retryable || input.retryAfterMs === undefined) return failure;
+	const seconds = Math.ceil(input.retryAfterMs / 1000);
+	return { ...failure, retryAfterMs: input.retryAfterMs, message: `${failure.message} Microsoft asked to wait ${seconds} s (Retry-After).` };
+}
+
+function describeTokenRefusal(input: { status?: number; body?: unknown; text?: string; networkCode?: string }): MailFailure {
 	const codes = aadstsCodes(input.body ?? input.text ?? '');
 	const description =
 		input.body && typeof input.body === 'object'
@@ -196,6 +314,7 @@ export function describeTokenError(input: {
 		...entry,
 		serverResponse,
 	});
+	if (input.status === 429) return fallback(TOKEN_FAILURES.throttled);
 	if (input.networkCode === 'ETIMEDOUT' || input.networkCode === 'ECONNABORTED')
 		return fallback(TOKEN_FAILURES.timeout);
 	if (input.networkCode || (input.status !== undefined && input.status >= 500))
@@ -223,13 +342,16 @@ interface SmtpRule {
 	entry: CatalogueEntry;
 }
 
+const SEND_AS_FIX = 'Add-RecipientPermission -Identity <From address> -Trustee <signed-in account> -AccessRights SendAs';
+
 const SMTP_RULES: SmtpRule[] = [
 	{
-		test: (r) => r.enhanced === '5.7.139' && /tenant/i.test(r.text),
+		// Conditional Access / MFA, not the SMTP AUTH switch (uptime-kuma #1713, MailKit #1733).
+		test: (r) => r.enhanced === '5.7.139' && /did not meet the criteria/i.test(r.text),
 		entry: {
-			code: 'SMTP_AUTH_DISABLED_TENANT',
-			message: 'SMTP AUTH is turned off for the whole tenant.',
-			hint: 'In Exchange Online PowerShell run: Set-TransportConfig -SmtpClientAuthenticationDisabled $false, then allow it for the mailbox: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false. (Microsoft 365 admin center > Settings > Org settings > Modern authentication shows the tenant switch.)',
+			code: 'SMTP_AUTH_CONDITIONAL_ACCESS',
+			message: 'A Conditional Access (or MFA) policy blocked the SMTP sign-in.',
+			hint: 'SMTP AUTH cannot answer an MFA prompt. Ask the Entra ID admin to exclude this app or account from the policy that blocks it (Entra ID > Sign-in logs shows which one), or use the app-only (Client Credentials) grant.',
 		},
 	},
 	{
@@ -241,6 +363,14 @@ const SMTP_RULES: SmtpRule[] = [
 		},
 	},
 	{
+		test: (r) => r.enhanced === '5.7.139' && /tenant/i.test(r.text),
+		entry: {
+			code: 'SMTP_AUTH_DISABLED_TENANT',
+			message: 'SMTP AUTH is turned off for the tenant, and not turned on for this mailbox.',
+			hint: 'The mailbox setting takes precedence over the tenant\'s: in Exchange Online PowerShell run Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false for this one mailbox. Only to turn it on for every mailbox: Set-TransportConfig -SmtpClientAuthenticationDisabled $false. Changes can take an hour to apply.',
+		},
+	},
+	{
 		test: (r) => r.enhanced === '5.7.139',
 		entry: {
 			code: 'SMTP_AUTH_DISABLED',
@@ -249,31 +379,64 @@ const SMTP_RULES: SmtpRule[] = [
 		},
 	},
 	{
-		test: (r) => r.code === 535 || r.code === 534 || r.code === 530,
+		test: (r) => r.enhanced === '5.7.30' || /Basic authentication is not supported/i.test(r.text),
 		entry: {
-			code: 'SMTP_AUTH_REJECTED',
-			message: 'The SMTP server rejected the OAuth sign-in for this mailbox.',
-			hint: "Check that the token was issued for this mailbox: delegated, the signed-in user must be the mailbox or have Full Access and Send As on it, with SMTP.Send consented; app-only, register the app's service principal in Exchange (New-ServicePrincipal) and grant it Add-MailboxPermission on the mailbox. Then run Verify Mailbox.",
+			code: 'SMTP_BASIC_AUTH_RETIRED',
+			message: 'The server refused a password (Basic) login: Exchange Online accepts only OAuth for client submission.',
+			hint: 'This node logs in with OAuth (XOAUTH2); if a proxy or relay in between logs in with a password, point the SMTP Host at Exchange Online directly (smtp.office365.com), or update that relay to OAuth.',
 		},
 	},
 	{
-		test: (r) => r.enhanced === '5.7.60' || /SendAsDenied|not allowed to send as/i.test(r.text),
+		test: (r) => r.code === 535 || r.code === 534 || r.code === 530,
+		entry: {
+			code: 'SMTP_AUTH_REJECTED',
+			message: 'The SMTP server rejected the OAuth sign-in.',
+			hint: "Delegated: SMTP logs in as the signed-in account (its UPN), never as a shared mailbox; that account needs SMTP.Send consented and SMTP AUTH allowed. App-only: register the app's service principal in Exchange (New-ServicePrincipal) and grant it Add-MailboxPermission on the mailbox. Then run Verify Mailbox.",
+		},
+	},
+	{
+		// Restricted entities (Defender portal): blocked for sending spam, not a Send As problem.
+		test: (r) => ['5.1.8', '5.7.501', '5.7.502', '5.7.503'].includes(r.enhanced) || /bad outbound sender|spam abuse|banned sender/i.test(r.text),
+		entry: {
+			code: 'SMTP_SENDER_BLOCKED',
+			message: 'Exchange Online has blocked this account from sending (it was flagged for sending spam).',
+			hint: 'An admin releases it in the Microsoft Defender portal > Email & collaboration > Review > Restricted entities, after checking the account is not compromised (reset its password, review inbox rules and sign-ins). Until then nothing can be sent from it.',
+		},
+	},
+	{
+		test: (r) => /OutboundSpamException|RefuseQuota|HipNotify/i.test(r.text) || (r.enhanced === '5.2.0' && /Suspend/i.test(r.text)),
+		entry: {
+			code: 'SMTP_OUTBOUND_SPAM',
+			message: "Exchange Online's outbound spam filter refused the message (the mailbox is over an outbound spam limit or suspended).",
+			hint: 'Check the outbound spam policy and Restricted entities in the Microsoft Defender portal; lower the volume or use a distribution list. This is not the daily recipient limit.',
+		},
+	},
+	{
+		test: (r) => /QuotaExceededException|mailbox full/i.test(r.text) && !/SubmissionQuotaExceeded/i.test(r.text),
+		entry: {
+			code: 'SMTP_MAILBOX_FULL',
+			message: 'The sending mailbox is full: Exchange keeps a copy of every SMTP submission in Sent Items and cannot save it.',
+			hint: 'Empty Sent Items and Deleted Items of the sending mailbox (or raise its quota / enable an archive) in the Exchange admin center, then send again.',
+		},
+	},
+	{
+		test: (r) => r.enhanced === '5.7.60' || /SendAsDenied|not allowed to send as|permissions to send as/i.test(r.text),
 		entry: {
 			code: 'SMTP_SEND_AS_DENIED',
-			message: 'The mailbox is not allowed to send as the From address.',
-			hint: 'Grant it in Exchange Online PowerShell: Add-RecipientPermission -Identity <From address> -Trustee <mailbox> -AccessRights SendAs (app-only: the service principal as trustee), or leave From empty to send as the mailbox itself.',
+			message: 'The signed-in account is not allowed to send as the From address.',
+			hint: `Grant it in Exchange Online PowerShell: ${SEND_AS_FIX} (app-only: the service principal as trustee), or leave From empty to send as the Mailbox. Permissions take up to an hour to apply.`,
 		},
 	},
 	{
 		test: (r) => r.code === 553 || (r.code === 550 && /sender|owned/i.test(r.text)),
 		entry: {
 			code: 'SMTP_SEND_AS_DENIED',
-			message: 'The server refused the From address for this mailbox.',
-			hint: 'Use the credential\'s mailbox as From, or grant it Send As on the From address (Add-RecipientPermission -Identity <From address> -Trustee <mailbox> -AccessRights SendAs).',
+			message: 'The server refused the From address for the signed-in account.',
+			hint: `Grant Send As on the From address: ${SEND_AS_FIX}, or use the Mailbox as From.`,
 		},
 	},
 	{
-		test: (r) => r.enhanced === '5.2.0' && /quota|SubmissionQuotaExceeded/i.test(r.text),
+		test: (r) => /SubmissionQuotaExceeded/i.test(r.text) || (r.enhanced === '5.2.0' && /recipient (rate )?limit/i.test(r.text)),
 		entry: {
 			code: 'SMTP_DAILY_QUOTA',
 			message: 'The mailbox has reached its daily recipient limit (10,000 recipients in 24 hours).',
@@ -285,7 +448,15 @@ const SMTP_RULES: SmtpRule[] = [
 		entry: {
 			code: 'SMTP_SUBMISSION_FAILED',
 			message: 'Exchange Online could not accept the message (554 5.2.0).',
-			hint: 'Often the daily sending limit or a mailbox problem; check the mailbox in the Exchange admin center and try again later.',
+			hint: 'A mailbox or store problem on Microsoft\'s side; the server response names it. Check the mailbox in the Exchange admin center and try again later.',
+		},
+	},
+	{
+		test: (r) => r.enhanced === '4.5.3' || (r.code === 452 && /too many recipients/i.test(r.text)),
+		entry: {
+			code: 'SMTP_TOO_MANY_RECIPIENTS',
+			message: 'The server refused the number of recipients of this message.',
+			hint: 'Sending the same message again cannot help: split the recipients over several messages, or send to a distribution list.',
 		},
 	},
 	{
@@ -298,7 +469,7 @@ const SMTP_RULES: SmtpRule[] = [
 		},
 	},
 	{
-		test: (r) => r.enhanced === '4.7.66' || /TLS version/i.test(r.text),
+		test: (r) => r.enhanced === '4.7.66' || /TLS version|TLS 1\.[01]/i.test(r.text),
 		entry: {
 			code: 'SMTP_TLS_TOO_OLD',
 			message: 'The server refused the TLS version (Exchange Online needs TLS 1.2 or newer).',
@@ -366,6 +537,11 @@ const NETWORK_CODES: Record<string, CatalogueEntry> = {
 		message: 'The host name could not be resolved.',
 		hint: 'Check the host in the credential (leave it empty to use the Microsoft 365 default) and the DNS of the n8n server.',
 	},
+	TLS_MISMATCH: {
+		code: 'TLS_PORT_MISMATCH',
+		message: 'Implicit TLS was tried, but the server on this port speaks plain text first (a STARTTLS port).',
+		hint: 'Set the Security option to STARTTLS for this port, or use the implicit-TLS port (SMTP 465, IMAP 993). This is not a certificate problem.',
+	},
 	ETLS: {
 		code: 'TLS_FAILED',
 		message: 'The TLS handshake failed or the certificate did not verify.',
@@ -379,9 +555,15 @@ const NETWORK_CODES: Record<string, CatalogueEntry> = {
 	},
 };
 
-export function networkFailure(source: FailureSource, code: string, text: string): MailFailure | undefined {
+/** Server text kept for matching and display: a reply line is at most 512 characters (RFC 5321), a few lines more than enough. */
+const MAX_SERVER_TEXT = 4000;
+
+export function networkFailure(source: FailureSource, code: string, fullText: string): MailFailure | undefined {
+	const text = fullText.slice(0, MAX_SERVER_TEXT);
 	// nodemailer reports socket faults as ESOCKET, with the system code only in the text.
 	let entry = NETWORK_CODES[code] ?? NETWORK_CODES[/\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|ECONNRESET)\b/.exec(text)?.[1] ?? ''];
+	// OpenSSL's words for a plain-text answer to a ClientHello: implicit TLS on a STARTTLS port.
+	if (!entry && /wrong version number|WRONG_VERSION_NUMBER|packet length too long|http request/i.test(text)) entry = NETWORK_CODES.TLS_MISMATCH;
 	if (!entry && /certificate|self[- ]signed|altnames|SSL|TLS/i.test(text)) entry = NETWORK_CODES.ETLS;
 	if (!entry && /timed? ?out|timeout/i.test(text)) entry = NETWORK_CODES.ETIMEDOUT;
 	// imapflow names a hang-up ClosedAfterConnectTLS/Text ("Unexpected close") or NoConnection.
@@ -393,7 +575,7 @@ export function networkFailure(source: FailureSource, code: string, text: string
 }
 
 export function parseSmtpReply(response: string | undefined, responseCode?: number) {
-	const text = (response ?? '').trim();
+	const text = (response ?? '').slice(0, MAX_SERVER_TEXT).trim();
 	const code = responseCode ?? Number(/^(\d{3})/.exec(text)?.[1] ?? 0);
 	const enhanced = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1] ?? '';
 	return { code, enhanced, text };
@@ -440,7 +622,7 @@ export interface ImapErrorLike {
 }
 
 export function describeImapError(error: ImapErrorLike): MailFailure {
-	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ');
+	const text = [error.responseText, error.response, error.message].filter(Boolean).join(' ').slice(0, MAX_SERVER_TEXT);
 	if (/authenticated but not connected/i.test(text)) {
 		return {
 			source: 'imap',
@@ -448,6 +630,17 @@ export function describeImapError(error: ImapErrorLike): MailFailure {
 			message: 'Microsoft accepted the token but could not open the mailbox ("User is authenticated but not connected").',
 			hint: 'The token is valid but not for this mailbox: check the Mailbox field; delegated, the signed-in user needs Full Access to a shared mailbox and IMAP.AccessAsUser.All consented; app-only, run New-ServicePrincipal for the app and Add-MailboxPermission -Identity <mailbox> -User <service principal ID> -AccessRights FullAccess. Also check IMAP is enabled: Set-CASMailbox -Identity <mailbox> -ImapEnabled $true.',
 			retryable: false,
+			serverResponse: text,
+		};
+	}
+	// Dovecot and Exchange answer NO [UNAVAILABLE] when the token could not be checked right now.
+	if (error.serverResponseCode === 'UNAVAILABLE' || /\[UNAVAILABLE\]|Temporary authentication failure/i.test(text)) {
+		return {
+			source: 'imap',
+			code: 'IMAP_TEMPORARY_FAILURE',
+			message: 'The IMAP server could not check the sign-in right now (NO [UNAVAILABLE], a temporary failure): the token was not refused.',
+			hint: 'Temporary: the node tried once more after a short pause without renewing the token. Run it again later; nothing about the credential or the mailbox permissions needs changing.',
+			retryable: true,
 			serverResponse: text,
 		};
 	}
@@ -475,6 +668,53 @@ export function describeImapError(error: ImapErrorLike): MailFailure {
 		retryable: false,
 		serverResponse: text,
 	};
+}
+
+/** A delegate without Full Access on the mailbox it opens over IMAP, with the command filled in. */
+export function fullAccessFailure(mailbox: string, signedIn: string, cause: MailFailure): MailFailure {
+	return {
+		source: 'imap',
+		code: 'IMAP_NO_FULL_ACCESS',
+		message: `IMAP: ${signedIn} signed in, but could not open ${mailbox} (it needs Full Access on that mailbox).`,
+		hint: `In Exchange Online PowerShell run: Add-MailboxPermission -Identity ${mailbox} -User ${signedIn} -AccessRights FullAccess (it can take up to an hour to apply). Also check that IMAP is on for the mailbox: Set-CASMailbox -Identity ${mailbox} -ImapEnabled $true.`,
+		retryable: false,
+		...(cause.serverResponse ? { serverResponse: cause.serverResponse } : {}),
+	};
+}
+
+/** The signed-in account may not send as `from`, with the command filled in. */
+export function sendAsFailure(from: string, signedIn: string, cause: MailFailure): MailFailure {
+	return {
+		...cause,
+		code: 'SMTP_SEND_AS_DENIED',
+		message: `SMTP: ${signedIn} signed in, but may not send as ${from} (it needs Send As on that address).`,
+		hint: `In Exchange Online PowerShell run: Add-RecipientPermission -Identity ${from} -Trustee ${signedIn} -AccessRights SendAs -Confirm:$false (it can take up to an hour to apply), or leave From empty to send as the Mailbox.`,
+		retryable: false,
+	};
+}
+
+/** A port/security mismatch, told with the host, port and what to set. */
+export function portSecurityMismatch(source: 'smtp' | 'imap', where: { host: string; port: number; secure: boolean }, serverResponse?: string): MailFailure {
+	const label = source === 'smtp' ? 'SMTP' : 'IMAP';
+	const tlsPort = source === 'smtp' ? 465 : 993;
+	const starttlsPort = source === 'smtp' ? 587 : 143;
+	return where.secure
+		? {
+				source,
+				code: 'TLS_PORT_MISMATCH',
+				message: `${label}: implicit TLS was tried on ${where.host}:${where.port}, but the server there speaks plain text first (a STARTTLS port).`,
+				hint: `Set ${label} Security to STARTTLS for port ${where.port}, or use the implicit-TLS port ${tlsPort}. This is not a certificate problem: no CA certificate is needed.`,
+				retryable: false,
+				...(serverResponse ? { serverResponse } : {}),
+			}
+		: {
+				source,
+				code: 'TLS_PORT_MISMATCH',
+				message: `${label}: STARTTLS was tried on ${where.host}:${where.port}, but the server there expects TLS from the first byte (an implicit-TLS port), so no greeting came.`,
+				hint: `Set ${label} Security to TLS (implicit) for port ${where.port}, or use the STARTTLS port ${starttlsPort}. This is not a firewall or certificate problem.`,
+				retryable: false,
+				...(serverResponse ? { serverResponse } : {}),
+			};
 }
 
 /**

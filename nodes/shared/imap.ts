@@ -8,7 +8,9 @@ import { isIP } from 'node:net';
 import { ImapFlow } from 'imapflow';
 
 import { DEFAULT_TIMEOUTS } from './constants';
-import { MailError, describeImapError, type ImapErrorLike } from './errors';
+import { MailError, describeImapError, fullAccessFailure, portSecurityMismatch, type ImapErrorLike } from './errors';
+import { isDelegate } from './identity';
+import { isGreetingTimeout, speaksImplicitTls } from './tls-probe';
 import type { TokenSession } from './token';
 
 export interface ImapOptions {
@@ -26,10 +28,20 @@ function asImapError(e: unknown): ImapErrorLike {
 	return isImapErrorLike(e) ? e : { message: String(e) };
 }
 
+/** NO [UNAVAILABLE]: the server could not check the token right now. Not a refusal. */
+function isTemporary(e: unknown): boolean {
+	const err = asImapError(e);
+	return err.serverResponseCode === 'UNAVAILABLE' || /\[UNAVAILABLE\]/i.test(`${err.response ?? ''} ${err.responseText ?? ''}`);
+}
+
 function isAuthRejection(e: unknown): boolean {
 	const err = asImapError(e);
+	if (isTemporary(e)) return false;
 	return err.authenticationFailed === true || err.serverResponseCode === 'AUTHENTICATIONFAILED';
 }
+
+/** Pause before the one retry of a temporary IMAP sign-in failure. */
+export const IMAP_TEMPORARY_RETRY_MS = 2000;
 
 export type ImapConnection = ImapFlow;
 
@@ -39,8 +51,10 @@ export async function connectImap(session: TokenSession, options: ImapOptions = 
 		const client = new ImapFlow({
 			host: imap.host,
 			port: imap.port,
-			secure: true,
-			auth: { user: session.user, accessToken },
+			secure: imap.secure,
+			// STARTTLS, when chosen, is required: never log in over plain text.
+			...(imap.secure ? {} : { doSTARTTLS: true }),
+			auth: { user: session.imapUser, accessToken },
 			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: isIP(imap.host) ? undefined : imap.host },
 			logger: false,
 			connectionTimeout: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
@@ -61,22 +75,45 @@ export async function connectImap(session: TokenSession, options: ImapOptions = 
 		}
 		return client;
 	};
+	const explain = async (e: unknown): Promise<MailError> => {
+		const { imap } = session.settings;
+		// STARTTLS to an implicit-TLS port waits for a greeting that never comes: ask the port once in TLS.
+		if (!imap.secure && isGreetingTimeout(e) && (await speaksImplicitTls(imap.host, imap.port)))
+			return new MailError(portSecurityMismatch('imap', imap, asImapError(e).message));
+		const explained = explainImapError(session, e);
+		return explained.failure.code === 'TLS_PORT_MISMATCH' ? new MailError(portSecurityMismatch('imap', imap, explained.failure.serverResponse)) : explained;
+	};
+	let first: unknown;
 	try {
 		return await attempt(session.accessToken);
 	} catch (e) {
-		if (!isAuthRejection(e) || session.renewedAfterRejection) throw explainImapError(session, e);
-		const token = await session.renewAfterRejection();
+		first = e;
+	}
+	// A temporary failure is retried once as it is, without spending the one token renewal on it.
+	if (isTemporary(first)) {
+		await new Promise<void>((resolve) => setTimeout(resolve, IMAP_TEMPORARY_RETRY_MS));
 		try {
-			return await attempt(token);
+			return await attempt(session.accessToken);
 		} catch (again) {
-			throw explainImapError(session, again);
+			throw await explain(again);
 		}
+	}
+	if (!isAuthRejection(first) || session.renewedAfterRejection) throw await explain(first);
+	const token = await session.renewAfterRejection();
+	try {
+		return await attempt(token);
+	} catch (again) {
+		throw await explain(again);
 	}
 }
 
 export function explainImapError(session: TokenSession, e: unknown): MailError {
 	if (e instanceof MailError) return e;
-	const failure = describeImapError(asImapError(e));
+	let failure = describeImapError(asImapError(e));
+	const logins = session.logins;
+	// A delegate opening someone else's mailbox: the missing piece is Full Access, say so with the command.
+	if ((failure.code === 'IMAP_AUTH_REJECTED' || failure.code === 'IMAP_NOT_CONNECTED') && isDelegate(logins) && logins.signedInAccount)
+		failure = fullAccessFailure(logins.imapUser, logins.signedInAccount, failure);
 	return new MailError({
 		...failure,
 		message: session.redact(failure.message),

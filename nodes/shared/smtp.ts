@@ -15,7 +15,8 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool';
 
 import { DEFAULT_TIMEOUTS, EXCHANGE_LIMITS, SMTP_RETRY } from './constants';
-import { MailError, describeSmtpError, isSmtpErrorLike, outcomeUnknownFailure } from './errors';
+import { MailError, describeSmtpError, isSmtpErrorLike, outcomeUnknownFailure, portSecurityMismatch, sendAsFailure } from './errors';
+import { isGreetingTimeout, speaksImplicitTls } from './tls-probe';
 import type { TokenSession } from './token';
 
 export type SentInfo = SMTPPoolSentMessageInfo;
@@ -124,7 +125,7 @@ export class SmtpClient {
 			secure: smtp.secure,
 			requireTLS: !smtp.secure,
 			tls: { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, minVersion: 'TLSv1.2', servername: isIP(smtp.host) ? undefined : smtp.host },
-			auth: { type: 'OAuth2', user: this.session.user, accessToken: this.session.accessToken },
+			auth: { type: 'OAuth2', user: this.session.smtpUser, accessToken: this.session.accessToken },
 			connectionTimeout: this.options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
 			greetingTimeout: this.options.greetingTimeoutMs ?? DEFAULT_TIMEOUTS.greetingMs,
 			socketTimeout: this.options.socketTimeoutMs ?? DEFAULT_TIMEOUTS.socketMs,
@@ -154,6 +155,11 @@ export class SmtpClient {
 		return transport;
 	}
 
+	/** The account SMTP AUTH logs in as (delegated: the signed-in account; app-only: the mailbox). */
+	get loggedInAs(): string {
+		return this.session.smtpUser;
+	}
+
 	/** Closes every pooled connection. Safe to call more than once. */
 	close(): void {
 		this.transport?.close();
@@ -165,7 +171,7 @@ export class SmtpClient {
 		try {
 			return await this.withAuthRenewal(work);
 		} catch (e) {
-			throw this.explain(e);
+			throw await this.diagnose(e);
 		}
 	}
 
@@ -190,7 +196,11 @@ export class SmtpClient {
 	}
 
 	async send(mail: MailOptions): Promise<SentInfo> {
-		return await this.withAuthRetry(async (t) => await t.sendMail(mail));
+		try {
+			return await this.withAuthRenewal(async (t) => await t.sendMail(mail));
+		} catch (e) {
+			throw await this.diagnose(e, senderOf(mail));
+		}
 	}
 
 	/**
@@ -213,11 +223,25 @@ export class SmtpClient {
 			const dataWentOut = id !== '' && this.dataSent.has(id);
 			this.dataSent.delete(id);
 			if ('info' in sent) return { info: sent.info, attempts: attempt };
-			const failure = this.explain(sent.error).failure;
+			const failure = (await this.diagnose(sent.error, senderOf(mail))).failure;
 			if (dataWentOut && !hasServerReply(sent.error)) throw new MailError(outcomeUnknownFailure(failure));
 			if (!failure.retryable || attempt > policy.attempts) throw new MailError(failure);
 			await clock.sleep(backoffMs(attempt, policy));
 		}
+	}
+
+	/**
+	 * As `explain`, and also: tells a STARTTLS client on an implicit-TLS port (no greeting) from a
+	 * stalled server, and names the From address and the signed-in account when Send As is missing.
+	 */
+	async diagnose(e: unknown, from?: string): Promise<MailError> {
+		const { smtp } = this.session.settings;
+		if (!smtp.secure && isGreetingTimeout(e) && (await speaksImplicitTls(smtp.host, smtp.port)))
+			return new MailError(portSecurityMismatch('smtp', smtp, isSmtpErrorLike(e) ? e.message : undefined));
+		const explained = this.explain(e);
+		if (explained.failure.code === 'TLS_PORT_MISMATCH') return new MailError(portSecurityMismatch('smtp', smtp, explained.failure.serverResponse));
+		if (explained.failure.code !== 'SMTP_SEND_AS_DENIED') return explained;
+		return new MailError(sendAsFailure(from ?? this.session.settings.mailbox, this.session.smtpUser, explained.failure));
 	}
 
 	/** Maps a nodemailer error to the catalogue, masking secrets. */
@@ -231,4 +255,14 @@ export class SmtpClient {
 			serverResponse: failure.serverResponse && this.session.redact(failure.serverResponse),
 		});
 	}
+}
+
+/** The From address of a message (header From, else the envelope sender). */
+function senderOf(mail: MailOptions): string | undefined {
+	const pick = (v: MailOptions['from']): string | undefined => {
+		if (!v) return undefined;
+		if (typeof v === 'string') return /<([^>]+)>\s*$/.exec(v)?.[1] ?? v.trim();
+		return Array.isArray(v) ? undefined : v.address;
+	};
+	return pick(mail.from) ?? (typeof mail.envelope?.from === 'string' ? mail.envelope.from : undefined);
 }

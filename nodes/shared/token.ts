@@ -7,15 +7,20 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, TOKEN_REFRESH_MARGIN_MS } from './constants';
-import { MailError, TOKEN_FAILURES, describeTokenError, type MailFailure } from './errors';
+import { MailError, TOKEN_FAILURES, describeTokenError, retryAfterMs, type MailFailure } from './errors';
+import { loginPlan, type LoginPlan } from './identity';
 import { redact, secretsOf } from './secrets';
 import { checkMailboxSettings, type MailboxSettings } from './settings';
 
 /** Token endpoints that hang must not hang the workflow (n8n's own client waits 5 minutes). */
 export const TOKEN_TIMEOUT_MS = 30_000;
 
+/** Throttled by the sign-in service: wait this long (or what Retry-After says, up to the cap), then ask once more. */
+export const THROTTLE_WAIT = { defaultMs: 5_000, maxMs: 20_000 } as const;
+
 interface TokenData {
 	access_token?: string;
+	id_token?: string;
 	refresh_token?: string;
 	n8n_expires_at?: string | number;
 	expires_in?: number | string;
@@ -49,7 +54,8 @@ interface ErrorShape {
 	code?: unknown;
 	status?: unknown;
 	body?: unknown;
-	response?: { status?: unknown; data?: unknown };
+	headers?: Record<string, unknown>;
+	response?: { status?: unknown; data?: unknown; headers?: Record<string, unknown> };
 }
 
 function shapeOf(e: unknown): ErrorShape {
@@ -113,8 +119,19 @@ export class TokenSession {
 		return expiresAtOf(this.tokenData);
 	}
 
-	get user(): string {
-		return this.settings.mailbox;
+	/** Who logs in where: SMTP as the signed-in account, IMAP as the mailbox (app-only: the mailbox for both). */
+	get logins(): LoginPlan {
+		return loginPlan({ grantType: this.settings.grantType, mailbox: this.settings.mailbox, tokenData: this.tokenData, signInAccount: this.settings.signInAccount });
+	}
+
+	/** XOAUTH2 user for SMTP AUTH. */
+	get smtpUser(): string {
+		return this.logins.smtpUser;
+	}
+
+	/** XOAUTH2 user for IMAP: the mailbox to open. */
+	get imapUser(): string {
+		return this.logins.imapUser;
 	}
 
 	/** Every secret this session has seen, to mask by value. */
@@ -140,6 +157,20 @@ export class TokenSession {
 	}
 
 	private async refresh(): Promise<void> {
+		const first = await this.refreshOnce().then(
+			() => undefined,
+			(error: unknown) => ({ error }),
+		);
+		if (!first) return;
+		// Throttling is temporary: wait (bounded) and ask once more; nothing has been sent yet.
+		const failure = first.error instanceof MailError ? first.error.failure : undefined;
+		const wait = failure && isThrottled(failure) ? (failure.retryAfterMs ?? THROTTLE_WAIT.defaultMs) : undefined;
+		if (wait === undefined || wait > THROTTLE_WAIT.maxMs) return await Promise.reject(first.error);
+		await new Promise<void>((resolve) => setTimeout(resolve, wait));
+		await this.refreshOnce();
+	}
+
+	private async refreshOnce(): Promise<void> {
 		const before = this.secrets();
 		this.refreshes++;
 		const outcome = await withTimeout(
@@ -151,7 +182,7 @@ export class TokenSession {
 		);
 		if (outcome.failed) {
 			if (outcome.error instanceof MailError) throw outcome.error;
-			const failure = await this.explain(outcome.error);
+			const failure = this.explain(outcome.error);
 			throw new MailError({
 				...failure,
 				message: redact(failure.message, before),
@@ -164,7 +195,7 @@ export class TokenSession {
 	}
 
 	/** Turns whatever n8n's refresh helper threw into the catalogue's words. */
-	private async explain(e: unknown): Promise<MailFailure> {
+	private explain(e: unknown): MailFailure {
 		const err = shapeOf(e);
 		const message = String(err.message ?? '');
 		if (/no refresh token is available/i.test(message))
@@ -172,9 +203,11 @@ export class TokenSession {
 		if (/not connected/i.test(message))
 			return { source: 'token', retryable: false, ...TOKEN_FAILURES.notConnected };
 		if (/needs to be reconnected/i.test(message)) {
-			// n8n drops Entra's error body for invalid_grant; ask once more to read the AADSTS code.
-			const body = await this.diagnoseRefreshToken();
-			return describeTokenError({ body: body ?? { error: 'invalid_grant' } });
+			// n8n answers Entra's invalid_grant with a new error that keeps neither the body nor the
+			// AADSTS code. Asking the token endpoint again would spend the refresh token outside n8n's
+			// helper (a success would rotate it and the new tokens would be lost), so say what
+			// invalid_grant means instead.
+			return describeTokenError({ body: { error: 'invalid_grant' } });
 		}
 		const status = Number(err.status ?? err.response?.status) || undefined;
 		const body = err.body ?? err.response?.data;
@@ -188,33 +221,11 @@ export class TokenSession {
 				parsed = body;
 			}
 		}
-		return describeTokenError({ status, body: parsed, text: message, networkCode });
+		const headers = err.headers ?? err.response?.headers;
+		return describeTokenError({ status, body: parsed, text: message, networkCode, retryAfterMs: retryAfterMs(headers?.['retry-after']) });
 	}
+}
 
-	private async diagnoseRefreshToken(): Promise<unknown> {
-		const refreshToken = this.tokenData.refresh_token;
-		const url = this.credentials.accessTokenUrl;
-		if (!refreshToken || typeof url !== 'string') return undefined;
-		try {
-			const response = await this.ctx.helpers.httpRequest({
-				method: 'POST',
-				url,
-				headers: { 'content-type': 'application/x-www-form-urlencoded' },
-				body: new URLSearchParams({
-					grant_type: 'refresh_token',
-					refresh_token: refreshToken,
-					client_id: String(this.credentials.clientId ?? ''),
-					client_secret: String(this.credentials.clientSecret ?? ''),
-				}).toString(),
-				returnFullResponse: true,
-				ignoreHttpStatusErrors: true,
-				timeout: 10_000,
-				json: false,
-			});
-			const body: unknown = (response as { body?: unknown }).body;
-			return typeof body === 'string' ? JSON.parse(body) : body;
-		} catch {
-			return undefined;
-		}
-	}
+function isThrottled(f: MailFailure): boolean {
+	return f.code === 'TOKEN_THROTTLED' || f.code === 'AADSTS50196';
 }

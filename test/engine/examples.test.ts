@@ -65,6 +65,6 @@ it('mailbox-health-check.json alerts the admin with the reason and the fix when 
 	expect(alert.to && !Array.isArray(alert.to) && alert.to.text).toBe('it-admins@example.test');
 	expect(alert.subject).toBe('Mailbox reports@example.test is Not Verified (imap)');
 	expect(alert.text).toMatch(/authenticated but not connected/);
-	expect(alert.text).toMatch(/Add-MailboxPermission/);
+	expect(alert.text).toMatch(/Full Access to a shared mailbox/);
 	expect(sandbox.smtp.messages[0].raw.toString()).toMatch(/^Importance: High\r?$/m);
 });

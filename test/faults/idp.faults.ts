@@ -76,7 +76,7 @@ describe('identity provider faults', () => {
 			const store = watched(bed, { oauthTokenData: staleToken(bed) });
 			bed.idp.revokeRefreshTokens();
 			const out = await send(store, [{ json: {} }], {});
-			expect(out.error?.description).toMatch(/Connect my account/);
+			expect(out.error?.description).toMatch(/"Connect"/);
 			expect(bed.smtp.connections).toBe(0);
 			return describeOutcome(out);
 		});

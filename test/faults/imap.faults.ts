@@ -56,7 +56,7 @@ describe('IMAP faults', () => {
 				const run = await verify(storeWith(idp, { imap: nc }), { checks: ['imap'], checkTimeout: 2, failWhenNotVerified: true });
 				const err = run.result.error('Verify');
 				expect(err?.message).toMatch(/Not Verified: the imap check failed/);
-				expect(err?.description).toMatch(/Add-MailboxPermission/);
+				expect(err?.description).toMatch(/Full Access to a shared mailbox/);
 				return `node error: ${String(err?.message).slice(0, 60)}`;
 			}));
 	});

@@ -106,11 +106,21 @@ describe('SMTP faults', () => {
 	const transient: Array<{ stage: 'rcpt' | 'data'; code: number; text: string }> = [
 		{ stage: 'rcpt', code: 432, text: '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' },
 		{ stage: 'rcpt', code: 451, text: '4.7.500 Server busy. Please try again later' },
-		{ stage: 'rcpt', code: 452, text: '4.5.3 Too many recipients' },
+		{ stage: 'rcpt', code: 452, text: '4.3.1 Insufficient system resources' },
 		{ stage: 'data', code: 432, text: '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' },
 		{ stage: 'data', code: 451, text: '4.4.397 Error communicating with target host' },
 		{ stage: 'data', code: 452, text: '4.3.1 Insufficient system resources' },
 	];
+	it('452 4.5.3 too many recipients on RCPT: not retried (resending cannot help), the other item still goes', async () => {
+		await row(bed, { area: 'SMTP', kind: 'fault', tried: '452 4.5.3 Too many recipients on RCPT', expected: 1 }, async () => {
+			bed.smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
+			const out = await send(watched(bed), [{ json: { n: 1 } }, { json: { n: 2 } }], {}, { continueOnFail: true });
+			const codes = out.items.map((i) => String(i.json.code ?? 'sent'));
+			expect(codes.sort()).toEqual(['SMTP_TOO_MANY_RECIPIENTS', 'sent']);
+			return `one refused with SMTP_TOO_MANY_RECIPIENTS, one sent`;
+		});
+	});
+
 	it.each(transient)('$code on $stage: retried and sent once', async ({ stage, code, text }) => {
 		await row(bed, { area: 'SMTP', kind: 'fault', tried: `${code} ${text.slice(0, 20)}... on ${stage.toUpperCase()}`, expected: 2 }, async () => {
 			bed.smtp.failNext(stage, { code, text });
@@ -142,12 +152,12 @@ describe('SMTP faults', () => {
 		}
 	});
 
-	it('TLS handshake failure (plain text on the implicit-TLS port): TLS_FAILED, not retried', async () => {
+	it('implicit TLS to a plain-text (STARTTLS) port: TLS_PORT_MISMATCH naming the Security option, not a certificate problem, not retried', async () => {
 		const plain = await startPlainTextServer();
 		try {
 			await row(bed, { area: 'SMTP', kind: 'fault', tried: 'implicit TLS to a server that answers in plain text', expected: 0 }, async () => {
 				const out = await send(watched(bed, { smtpPort: plain.port, smtpSecurity: 'tls' }), [{ json: {} }], {}, { continueOnFail: true });
-				expect(out.items[0].json).toMatchObject({ code: 'TLS_FAILED', hint: expect.stringMatching(/Trusted CA|proxy/) });
+				expect(out.items[0].json).toMatchObject({ code: 'TLS_PORT_MISMATCH', hint: expect.stringMatching(/Set SMTP Security to STARTTLS.*not a certificate problem/) });
 				expect(plain.connections).toBe(1);
 				return describeOutcome(out);
 			});

@@ -75,5 +75,5 @@ it('an expired token whose refresh token was revoked asks to reconnect', async (
 	await admin.revokeRefreshTokens(ALICE);
 	const s = stackStore(stale, { imapPort: stack.ports.m365Imaps });
 	const result = await login(s, { smtp: true, imap: false });
-	expect(`${result.error('Probe')?.message} ${result.error('Probe')?.description}`).toMatch(/Connect my account/);
+	expect(`${result.error('Probe')?.message} ${result.error('Probe')?.description}`).toMatch(/"Connect"/);
 });

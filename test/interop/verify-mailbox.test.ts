@@ -67,7 +67,7 @@ it('is Not Verified at the token check for an expired token whose refresh token 
 	await admin.revokeRefreshTokens(ALICE);
 	const v = await verify(stackStore(stale, { imapPort: stack.ports.m365Imaps }), ['smtp', 'imap']);
 	expect(v.json).toMatchObject({ status: 'Not Verified', failedCheck: 'token' });
-	expect(String(v.json.hint)).toMatch(/Connect my account/);
+	expect(String(v.json.hint)).toMatch(/"Connect"/);
 	expect(v.check('smtp')).toMatchObject({ status: 'skipped' });
 });
 

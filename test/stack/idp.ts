@@ -7,9 +7,9 @@ import { entraErrorBody, TokenError } from './idp/aadsts';
 import { handleAdmin } from './idp/admin';
 import { basicCredentials, bearerToken, parseParams, readBody, sendJson, sendText, sleep } from './idp/http';
 import { generateSigningKey, publicJwk, type Claims } from './idp/jwt';
-import { type IdpClient, TokenService, type TokenResponse, type VerifyResult } from './idp/tokens';
+import { type IdpClient, type MailProtocol, TokenService, type TokenResponse, type VerifyResult } from './idp/tokens';
 
-export type { IdpClient, TokenResponse, VerifyResult };
+export type { IdpClient, MailProtocol, TokenResponse, VerifyResult };
 
 export interface IdpOptions {
 	host?: string;
@@ -30,6 +30,8 @@ export interface FailureSpec {
 	description?: string;
 	/** Sent verbatim instead of the JSON error body (e.g. an HTML 500 page). */
 	rawBody?: string;
+	/** `Retry-After` header, in seconds (throttling: HTTP 429 with AADSTS50196). */
+	retryAfter?: number;
 }
 
 export interface TokenRequestRecord {
@@ -48,7 +50,10 @@ export interface Idp {
 	introspectUrl: string;
 	addClient(c: IdpClient): void;
 	issueTokens(p: { clientId: string; user: string; scope: string; expiresIn?: number; tenant?: string }): IssuedTokens;
-	verify(accessToken: string, user?: string): VerifyResult;
+	/** Exchange's check of a login: `smtp` takes only the signed-in UPN, `imap` the own mailbox or one with Full Access. */
+	verify(accessToken: string, user?: string, protocol?: MailProtocol): VerifyResult;
+	/** Whether the token's holder may send as `address` (own address, Send As, or an app mailbox). */
+	maySendAs(accessToken: string, address: string): boolean;
 	failNext(count: number, failure: FailureSpec): void;
 	setDelay(ms: number): void;
 	revokeRefreshTokens(user?: string): void;
@@ -66,6 +71,8 @@ const TOKEN_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token$/;
 const AUTHORIZE_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/authorize$/;
 const DISCOVERY_PATH = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/;
 const KEYS_PATH = /^(\/[^/]+)?\/discovery\/v2\.0\/keys$/;
+const MAILBOX_INTROSPECT_PATH = /^\/introspect\/mailbox\/([^/]+)$/;
+const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 
 export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 	const host = options.host ?? '127.0.0.1';
@@ -99,17 +106,23 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		if (failure) {
 			const status = failure.status ?? 400;
 			record(status, ' (scripted failure)');
+			const retryAfter: Record<string, string> = failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {};
 			if (failure.rawBody !== undefined) {
 				const json = failure.rawBody.trimStart().startsWith('{');
+				if (failure.retryAfter !== undefined) res.setHeader('retry-after', String(failure.retryAfter));
 				sendText(res, status, failure.rawBody, json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8');
 			} else {
-				sendJson(res, status, entraErrorBody({ status, error: failure.error ?? 'invalid_request', aadsts: failure.aadsts, description: failure.description }));
+				sendJson(res, status, entraErrorBody({ status, error: failure.error ?? 'invalid_request', aadsts: failure.aadsts, description: failure.description }), retryAfter);
 			}
 			return;
 		}
 		try {
 			if (!grantType) throw new TokenError({ status: 400, error: 'invalid_request', aadsts: 900144 });
 			const client = tokens.authenticate(clientId || undefined, form.get('client_secret') ?? basic?.secret);
+			if (!client.multiTenant && MULTI_TENANT.has(tenant.toLowerCase()))
+				throw grantType === 'client_credentials' && tenant.toLowerCase() !== 'organizations'
+					? new TokenError({ status: 400, error: 'invalid_request', aadsts: 9001023 })
+					: new TokenError({ status: 400, error: 'invalid_request', aadsts: 50194, description: singleTenantText(client.clientId) });
 			const response = tokens.grant(client, form, tenant);
 			record(200, '');
 			sendJson(res, 200, response);
@@ -131,6 +144,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 			sendText(res, 400, `<!doctype html><title>Sign in</title><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS${aadsts}: ${escapeHtml(text)}</p>`);
 		};
 		if (!client) return page(700016, `Application with identifier '${clientId}' was not found in the directory.`);
+		if (!client.multiTenant && MULTI_TENANT.has(tenant.toLowerCase())) return page(50194, singleTenantText(clientId));
 		if (!redirectUri) return page(900144, "The request body must contain the following parameter: 'redirect_uri'.");
 		if (client.redirectUris && !client.redirectUris.includes(redirectUri)) {
 			return page(50011, `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${clientId}'.`);
@@ -140,6 +154,9 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		if ((query.get('response_type') ?? 'code') !== 'code') {
 			target.searchParams.set('error', 'unsupported_response_type');
 			target.searchParams.set('error_description', 'AADSTS700054: response_type is not supported for the application.');
+		} else if (tokens.directory.identity(query.get('login_hint') || DEFAULT_USER).disabled) {
+			// A shared mailbox's account is disabled: it cannot sign in, only be opened by a delegate.
+			return page(50057, 'The user account is disabled. The account has been disabled by an administrator.');
 		} else {
 			const code = tokens.createAuthorizationCode({
 				clientId,
@@ -158,12 +175,27 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		res.end();
 	}
 
-	async function introspect(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+	/**
+	 * RFC 7662 for Dovecot's passdb oauth2, Exchange's rules included. Dovecot compares `username`
+	 * with the login name and sends the service (`X-Dovecot-Auth-Service`: imap, or smtp for
+	 * Postfix's SASL): SMTP gets the signed-in UPN, IMAP the account's own mailbox. Under
+	 * `/introspect/mailbox/<address>` (one passdb per shared mailbox) IMAP gets `<address>` when the
+	 * holder has Full Access on it; a delegated SMTP login there is never active.
+	 */
+	async function introspect(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, mailbox?: string): Promise<void> {
 		const body = req.method === 'POST' ? parseParams(await readBody(req), req.headers['content-type']) : new URLSearchParams();
 		const presented = bearerToken(req.headers.authorization) ?? body.get('token') ?? query.get('token') ?? '';
-		const check = tokens.verify(presented);
-		const answer = check.ok ? introspection(check.claims) : { active: false };
-		log(`${req.method ?? 'GET'} /introspect -> active=${String(answer.active)}${check.ok ? ` user=${String(answer.username)}` : ` (${check.reason})`}`);
+		const service = String(req.headers['x-dovecot-auth-service'] ?? query.get('service') ?? '').toLowerCase();
+		const protocol: MailProtocol | undefined = service === 'smtp' || service === 'submission' ? 'smtp' : service === 'imap' ? 'imap' : undefined;
+		const check = mailbox !== undefined ? tokens.verify(presented, mailbox, protocol ?? 'imap') : tokens.verify(presented);
+		let answer: Record<string, unknown> = { active: false };
+		if (check.ok) {
+			const base = introspection(check.claims);
+			const app = check.claims.idtyp === 'app';
+			const username = mailbox ?? (app ? base.email : protocol === 'smtp' ? (check.claims.upn ?? base.email) : base.email);
+			answer = { ...base, username, email: username };
+		}
+		log(`${req.method ?? 'GET'} /introspect${mailbox ? `/mailbox/${mailbox}` : ''} service=${service || '-'} -> active=${String(answer.active)}${check.ok ? ` user=${String(answer.username)}` : ` (${check.reason})`}`);
 		sendJson(res, 200, answer);
 	}
 
@@ -199,6 +231,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		if ((m = DISCOVERY_PATH.exec(path))) return sendJson(res, 200, discovery(decodeURIComponent(m[1])));
 		if (KEYS_PATH.test(path)) return sendJson(res, 200, { keys: [publicJwk(key)] });
 		if (path === '/introspect') return introspect(req, res, url.searchParams);
+		if ((m = MAILBOX_INTROSPECT_PATH.exec(path))) return introspect(req, res, url.searchParams, decodeURIComponent(m[1]));
 		sendJson(res, 404, { error: 'not_found', error_description: `No route for ${req.method ?? 'GET'} ${path}` });
 	}
 
@@ -224,7 +257,8 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		introspectUrl: `${baseUrl}/introspect`,
 		addClient: (c) => tokens.addClient(c),
 		issueTokens: (p) => tokens.issueDelegated(p.clientId, p.user, p.scope, p.tenant ?? DEFAULT_TENANT, p.expiresIn),
-		verify: (accessToken, user) => tokens.verify(accessToken, user),
+		verify: (accessToken, user, protocol) => tokens.verify(accessToken, user, protocol),
+		maySendAs: (accessToken, address) => tokens.maySendAs(accessToken, address),
 		failNext: (count, failure) => {
 			failures.length = 0;
 			for (let i = 0; i < count; i += 1) failures.push({ ...failure });
@@ -264,6 +298,11 @@ function introspection(claims: Claims): Record<string, unknown> {
 		email: user,
 		...Object.fromEntries(['sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'idtyp'].filter((n) => claims[n] !== undefined).map((n) => [n, claims[n]])),
 	};
+}
+
+/** Entra's words for AADSTS50194. */
+function singleTenantText(clientId: string): string {
+	return `Application '${clientId}'(n8n mail) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.`;
 }
 
 function escapeHtml(text: string): string {

@@ -8,6 +8,11 @@
  *   "User is authenticated but not connected." (mailbox permission or identity missing);
  * - `stall`: accepts TCP connections and never says anything (no TLS handshake, no greeting);
  * - `down`: nothing listens on the port (connection refused).
+ * `starttls: true` serves plain IMAP with STARTTLS (port 143 style) instead of implicit TLS;
+ * `unavailableNext(n)` answers the next n logins `NO [UNAVAILABLE] Temporary authentication
+ * failure`, as Dovecot and Exchange do when the token cannot be checked right now.
+ * Logins follow Exchange: the token's own mailbox, or one its account has Full Access on (the
+ * test IdP's directory), and only the mailbox this server holds.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -28,6 +33,8 @@ export interface ImapServerOptions {
 	mechanisms?: OAuthMechanism[];
 	/** Advertise QUOTA and answer GETQUOTAROOT (default true). */
 	quota?: boolean;
+	/** Plain IMAP with STARTTLS instead of implicit TLS. */
+	starttls?: boolean;
 }
 
 export interface LoginAttempt {
@@ -54,6 +61,8 @@ export interface ImapServer {
 	logins: LoginAttempt[];
 	/** Switches between `normal` and `notConnected` while running. */
 	setMode(mode: 'normal' | 'notConnected'): void;
+	/** The next `count` logins get `NO [UNAVAILABLE] Temporary authentication failure.` (the token is not checked). */
+	unavailableNext(count: number): void;
 	/** Puts a message into a folder (INBOX by default), as delivery would. */
 	deliver(raw: string, options?: { folder?: string; flags?: string[] }): StoredMessage;
 	/** The messages of a folder, without those flagged \Deleted and expunged. */
@@ -89,7 +98,7 @@ function parseInitialResponse(mechanism: OAuthMechanism, encoded: string): { use
 	return token && user ? { user, token } : undefined;
 }
 
-function oauthPlugin(options: ImapServerOptions, logins: LoginAttempt[], modeOf: () => ImapMode) {
+function oauthPlugin(options: ImapServerOptions, logins: LoginAttempt[], modeOf: () => ImapMode, takeUnavailable: () => boolean) {
 	return (server: HoodiecrowServer): void => {
 		for (const mechanism of options.mechanisms ?? ['XOAUTH2']) {
 			server.registerCapability(`AUTH=${mechanism}`, (c) => c.state === 'Not Authenticated');
@@ -105,7 +114,13 @@ function oauthPlugin(options: ImapServerOptions, logins: LoginAttempt[], modeOf:
 					reply(connection, parsed, 'BAD', 'Command Argument Error. 12');
 					return callback();
 				}
-				const check = options.idp.verify(login.token, login.user);
+				if (takeUnavailable()) {
+					logins.push({ mechanism, user: login.user, ok: false, reason: 'temporary failure (scripted)' });
+					connection.send({ tag: parsed.tag, command: 'NO', attributes: [{ type: 'SECTION', section: [{ type: 'ATOM', value: 'UNAVAILABLE' }] }, { type: 'TEXT', value: 'Temporary authentication failure.' }] }, 'AUTHENTICATE NO', parsed);
+					return callback();
+				}
+				// Exchange's IMAP rule: the account's own mailbox, or one it has Full Access on.
+				const check = options.idp.verify(login.token, login.user, 'imap');
 				const wrongMailbox = login.user.toLowerCase() !== options.mailbox.toLowerCase();
 				if (!check.ok || wrongMailbox) {
 					const reason = check.ok ? `no mailbox ${login.user} on this server` : check.reason;
@@ -207,6 +222,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			port: stall?.port ?? (await closedPort()),
 			mode,
 			setMode: unsupported,
+			unavailableNext: unsupported,
 			deliver: unsupported,
 			messages: unsupported,
 			stop: async () => await stall?.stop(),
@@ -214,6 +230,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	}
 
 	let current: ImapMode = mode;
+	let unavailable = 0;
+	const takeUnavailable = (): boolean => (unavailable > 0 ? (unavailable--, true) : false);
 	const storage = {
 		INBOX: { messages: [] },
 		'': {
@@ -228,11 +246,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	};
 	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
 		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus',
-		oauthPlugin(options, logins, () => current),
+		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
 	];
 	if (options.quota !== false) plugins.push(quotaPlugin);
-	const imap = hoodiecrow({ secureConnection: true, credentials: { key: cert.key, cert: cert.cert }, plugins, storage });
+	if (options.starttls) plugins.push('starttls');
+	const imap = hoodiecrow({ secureConnection: options.starttls !== true, credentials: { key: cert.key, cert: cert.cert }, plugins, storage });
 	// A client that disappears mid-session must not crash the test process.
 	imap.server.on('tlsClientError', () => undefined);
 	const sockets = new Set<Socket>();
@@ -262,6 +281,9 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		},
 		setMode: (next) => {
 			current = next;
+		},
+		unavailableNext: (count) => {
+			unavailable = count;
 		},
 		deliver: (raw, { folder = 'INBOX', flags = [] } = {}) => {
 			mailboxOf(folder);

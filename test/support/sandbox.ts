@@ -56,7 +56,7 @@ async function connectAccount(idp: Idp, user: string): Promise<IDataObject> {
 export async function startSandbox(): Promise<Sandbox> {
 	const idp = await startIdp();
 	idp.addClient({ ...SANDBOX_CLIENT, redirectUris: [REDIRECT_URI] });
-	const smtp = await startSmtpServer({ verify: (token, user) => idp.verify(token, user).ok });
+	const smtp = await startSmtpServer({ idp });
 	const imap = await startImapServer({ idp, mailbox: SANDBOX_MAILBOX });
 	const timer = setInterval(() => {
 		while (delivered < smtp.messages.length) {

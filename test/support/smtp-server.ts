@@ -3,7 +3,7 @@
  * for node tests, with replies a test can script. Built on smtp-server (npm).
  *
  * ```ts
- * const smtp = await startSmtpServer({ verify: (token, user) => idp.verify(token, user).ok });
+ * const smtp = await startSmtpServer({ idp });   // Exchange's rules, from the test IdP's directory
  * credentialData({ smtpHost: '127.0.0.1', smtpPort: smtp.port, customCa: smtp.ca, ... });
  * smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
  * smtp.dropAfterDataNext();            // take the whole message, then cut the line without answering
@@ -14,10 +14,13 @@
  * Behaviour
  * - STARTTLS required before AUTH (self-signed certificate for 127.0.0.1/localhost; `ca` is its
  *   PEM, trust it through the credential's `customCa`). `secure: true` gives implicit TLS instead.
- * - AUTH XOAUTH2 only. `verify(token, user)` decides; a refusal is answered like Microsoft:
- *   `535 5.7.3 Authentication unsuccessful`, straight away (no 334 challenge).
- * - Send-as like Exchange Online: MAIL FROM must be the signed-in user or an address granted with
- *   `allowSendAs(user, address)`, else `550 5.7.60 SMTP; Client does not have permissions to send as this sender`.
+ * - AUTH XOAUTH2 only. With `idp`, Exchange's rule: the XOAUTH2 user must be the signed-in account's
+ *   UPN (a shared mailbox, or the primary address of a user whose UPN differs, is refused), app-only
+ *   tokens log in as an app mailbox. `verify(token, user)` replaces that check. A refusal is answered
+ *   like Microsoft: `535 5.7.3 Authentication unsuccessful`, straight away (no 334 challenge).
+ * - Send-as like Exchange Online: MAIL FROM must be the signed-in account's own address, an address
+ *   it has Send As on in the IdP's directory, or one granted with `allowSendAs(user, address)`, else
+ *   `550 5.7.60 SMTP; Client does not have permissions to send as this sender`.
  * - Accepted messages are kept in `messages` (raw bytes, envelope, user, time, session id).
  *
  * Scripting (each scripted reply is used once, in order, per stage)
@@ -42,6 +45,8 @@ import path from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 
+import type { Idp } from '../stack/idp';
+
 export type Stage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 
 export interface ScriptedReply {
@@ -61,7 +66,9 @@ export interface ReceivedMessage {
 }
 
 export interface SmtpServerOptions {
-	/** Decides whether `token` is valid for `user`. Default: any non-empty token. */
+	/** Exchange's login and Send As rules from this IdP's directory. */
+	idp?: Idp;
+	/** Decides whether `token` is valid for `user`. Default: the IdP's SMTP rule, or any non-empty token. */
 	verify?: (token: string, user: string) => boolean;
 	/** Implicit TLS (port 465 style) instead of STARTTLS. */
 	secure?: boolean;
@@ -126,7 +133,10 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 	let open = 0;
 	let total = 0;
 	let peak = 0;
-	const verify = options.verify ?? ((token: string) => token.length > 0);
+	const { idp } = options;
+	const verify = options.verify ?? (idp ? (token: string, user: string) => idp.verify(token, user, 'smtp').ok : (token: string) => token.length > 0);
+	/** The token each authenticated session logged in with (for the Send As check). */
+	const sessionTokens = new Map<string, string>();
 
 	const fixture = {
 		messages: [] as ReceivedMessage[],
@@ -164,8 +174,9 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 			peak = Math.max(peak, open);
 			answer(step('connect', session), callback);
 		},
-		onClose() {
+		onClose(session) {
 			open--;
+			sessionTokens.delete(session.id);
 		},
 		onAuth(auth, session, callback) {
 			const user = auth.username ?? '';
@@ -174,6 +185,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 					const ok = auth.method === 'XOAUTH2' && verify(auth.accessToken ?? '', user);
 					fixture.authAttempts.push({ user, ok });
 					if (!ok) throw new ReplyError(535, '5.7.3 Authentication unsuccessful [test fixture]');
+					sessionTokens.set(session.id, auth.accessToken ?? '');
 				}),
 				(err) => (err ? callback(err) : callback(null, { user })),
 			);
@@ -183,7 +195,8 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 				step('mail', session).then(() => {
 					const user = String(session.user ?? '').toLowerCase();
 					const sender = address(from);
-					if (sender !== user && !sendAs.get(user)?.has(sender))
+					const granted = idp !== undefined && idp.maySendAs(sessionTokens.get(session.id) ?? '', sender);
+					if (sender !== user && !granted && !sendAs.get(user)?.has(sender))
 						throw new ReplyError(550, '5.7.60 SMTP; Client does not have permissions to send as this sender');
 				}),
 				callback,

@@ -15,7 +15,7 @@ const stages = () => bed.smtp.commands.map((c) => c.stage);
 
 describe('transient refusals are retried, never duplicated', () => {
 	it('retries a 452 on RCPT TO and sends once', async () => {
-		bed.smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
+		bed.smtp.failNext('rcpt', { code: 452, text: '4.3.1 Insufficient system resources' });
 		const out = await runSend(storeFor(bed), [{ json: {} }], {});
 		expect(out.error).toBeUndefined();
 		expect(out.items[0].json.attempts).toBe(2);
@@ -62,7 +62,7 @@ describe('transient refusals are retried, never duplicated', () => {
 
 describe('refusals map to what to do', () => {
 	const cases: Array<{ name: string; stage: 'connect' | 'auth' | 'mail' | 'data'; code: number; text: string; expected: string; hint: RegExp }> = [
-		{ name: '535 5.7.139 SMTP AUTH disabled', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.', expected: 'SMTP_AUTH_DISABLED_TENANT', hint: /Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled \$false/ },
+		{ name: '535 5.7.139 SMTP AUTH disabled', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.', expected: 'SMTP_AUTH_DISABLED_TENANT', hint: /Set-CASMailbox -Identity alice@example.test -SmtpClientAuthenticationDisabled \$false/ },
 		{ name: '535 5.7.139 for the mailbox', stage: 'auth', code: 535, text: '5.7.139 Authentication unsuccessful, the user credentials were incorrect.', expected: 'SMTP_AUTH_DISABLED', hint: /Set-CASMailbox/ },
 		{ name: '554 5.2.0 daily quota', stage: 'data', code: 554, text: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception', expected: 'SMTP_DAILY_QUOTA', hint: /24-hour/ },
 		{ name: '421 4.7.66 TLS too old', stage: 'connect', code: 421, text: '4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.', expected: 'SMTP_TLS_TOO_OLD', hint: /TLS/ },
@@ -75,10 +75,18 @@ describe('refusals map to what to do', () => {
 		expect(bed.idp.tokenRequests).toHaveLength(0);
 	});
 
-	it('550 5.7.60 when From is not granted send-as, as a node error with the fix', async () => {
+	it('550 5.7.60 when From is not granted send-as, as a node error with the fix filled in', async () => {
 		const out = await runSend(storeFor(bed), [{ json: {} }], { options: { from: 'ceo@example.test' } });
-		expect(out.error?.message).toMatch(/not allowed to send as/);
-		expect(out.error?.description).toMatch(/Add-RecipientPermission/);
+		expect(out.error?.message).toMatch(/alice@example\.test signed in, but may not send as ceo@example\.test/);
+		expect(out.error?.description).toMatch(/Add-RecipientPermission -Identity ceo@example\.test -Trustee alice@example\.test -AccessRights SendAs/);
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+
+	it('452 4.5.3 too many recipients is not retried: resending the same message cannot help', async () => {
+		bed.smtp.failNext('rcpt', { code: 452, text: '4.5.3 Too many recipients' });
+		const out = await runSend(storeFor(bed), [{ json: {} }], {}, { continueOnFail: true });
+		expect(out.items[0].json).toMatchObject({ code: 'SMTP_TOO_MANY_RECIPIENTS', hint: expect.stringMatching(/split the recipients/) });
+		expect(bed.smtp.commands.filter((c) => c.stage === 'rcpt')).toHaveLength(1);
 		expect(bed.smtp.messages).toHaveLength(0);
 	});
 
@@ -93,9 +101,19 @@ describe('refusals map to what to do', () => {
 	});
 
 	it('a token still rejected after one refresh is SMTP_AUTH_REJECTED', async () => {
-		const out = await runSend(storeFor(bed, { mailbox: 'carol@example.test' }), [{ json: {} }], {}, { continueOnFail: true });
+		bed.smtp.failNext('auth', { code: 535, text: '5.7.3 Authentication unsuccessful' }, 2);
+		const out = await runSend(storeFor(bed), [{ json: {} }], {}, { continueOnFail: true });
 		expect(out.items[0].json).toMatchObject({ code: 'SMTP_AUTH_REJECTED', serverResponse: expect.stringContaining('535 5.7.3') });
 		expect(bed.idp.tokenRequests).toHaveLength(1);
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+
+	it("another user's mailbox without Send As: SMTP still logs in as the signed-in account, From is refused with the command filled in", async () => {
+		const out = await runSend(storeFor(bed, { mailbox: 'bob@example.test' }), [{ json: {} }], {}, { continueOnFail: true });
+		expect(bed.smtp.authAttempts).toEqual([{ user: USER, ok: true }]);
+		expect(out.items[0].json).toMatchObject({ code: 'SMTP_SEND_AS_DENIED', hint: expect.stringContaining('Add-RecipientPermission -Identity bob@example.test -Trustee alice@example.test -AccessRights SendAs') });
+		expect(bed.idp.tokenRequests).toHaveLength(0);
+		expect(bed.smtp.messages).toHaveLength(0);
 	});
 });
 

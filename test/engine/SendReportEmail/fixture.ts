@@ -22,7 +22,7 @@ export interface Bed {
 export async function startBed(): Promise<Bed> {
 	const idp = await startIdp();
 	idp.addClient({ ...CLIENT });
-	const smtp = await startSmtpServer({ verify: (token, user) => idp.verify(token, user).ok });
+	const smtp = await startSmtpServer({ idp });
 	return {
 		idp,
 		smtp,

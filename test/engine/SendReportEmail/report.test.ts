@@ -1,5 +1,6 @@
 /** Report mode: one email for all items, with the table in the body and a CSV file. */
-import { b64, runSend, startBed, storeFor, type Bed } from './fixture';
+import { runWorkflow } from '../../support/engine';
+import { NODE, b64, runSend, sendWorkflow, startBed, storeFor, type Bed } from './fixture';
 
 let bed: Bed;
 beforeAll(async () => {
@@ -67,4 +68,25 @@ it('appends the table when there is no placeholder and can send only the CSV', a
 	const csvOnly = await bed.smtp.parsed(0);
 	expect(String(csvOnly.html)).not.toContain('<table');
 	expect(csvOnly.attachments.map((a) => a.filename)).toEqual(['week.csv']);
+});
+
+describe('Report Columns from dragged fields', () => {
+	const clients = [{ json: { client: 'Northwind', tickets: 3 } }, { json: { client: 'Fabrikam', tickets: 1 } }];
+	const csvOf = async () => (await bed.smtp.parsed(0)).attachments.find((a) => a.filename === 'report.csv')?.content.toString('utf8').replace(/^\uFEFF/, '') ?? '';
+
+	it('a dragged field (the path "client", as requiresDataPath makes n8n insert it) fills its column in every row', async () => {
+		const out = await runSend(storeFor(bed), clients, { mode: 'report', reportColumns: { column: [{ field: 'client', title: 'Client' }, { field: 'tickets' }] } });
+		expect(out.error).toBeUndefined();
+		expect(out.items[0].json.warnings).toBeUndefined();
+		expect(await csvOf()).toBe('Client,tickets\r\nNorthwind,3\r\nFabrikam,1\r\n');
+	});
+
+	it('the legacy {{ $json.client }} (the first item\'s value) is sent with a warning in the output and in the output pane', async () => {
+		const { nodes, connections } = sendWorkflow(clients, { mode: 'report', reportColumns: { column: [{ field: '={{ $json.client }}', title: 'Client' }] } });
+		const result = await runWorkflow({ nodes, connections, store: storeFor(bed) });
+		const warning = 'Report column "Client" is empty: its Field holds "Northwind", a value of the field "client", not a field name. Write client into Field instead of an expression such as {{ $json.client }} (dragging the field from the input panel inserts its name).';
+		expect(result.output(NODE)[0].json.warnings).toEqual([warning]);
+		expect(result.run.data.resultData.runData[NODE][0].hints).toEqual([{ message: warning, type: 'warning', location: 'outputPane' }]);
+		expect(await csvOf()).toBe('Client\r\n\r\n\r\n');
+	});
 });

@@ -126,4 +126,24 @@ describe('dry run', () => {
 		expect(mail.html).toContain('Sig');
 		expect(mail.attachments[0].content.toString()).toBe('x,y\n1,2\n');
 	});
+
+	it('shows who gets what: from, to, cc, subject and each attachment with name, type and size', async () => {
+		const out = await runSend(storeFor(bed), [{ json: {}, binary: { data: { base64: b64('x,y\n1,2\n'), fileName: 'd.csv', mimeType: 'text/csv' } } }], {
+			to: 'Jane <jane@example.test>, bob@example.test',
+			subject: 'Numbers',
+			attachments: 'data',
+			options: { dryRun: true, cc: 'carl@example.test' },
+		});
+		expect(out.items[0].json).toEqual({
+			dryRun: true,
+			messageId: expect.stringMatching(/^<.+@example\.test>$/),
+			from: USER,
+			to: ['Jane <jane@example.test>', 'bob@example.test'],
+			cc: ['carl@example.test'],
+			bcc: [],
+			subject: 'Numbers',
+			attachments: [{ name: 'd.csv', type: 'text/csv', size: 8 }],
+			size: expect.any(Number),
+		});
+	});
 });

@@ -46,7 +46,7 @@ describe('Verify Mailbox over IMAP', () => {
 		idp.revokeRefreshTokens(USER);
 		const run = await runVerify(store, { checks: ['imap'] });
 		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'token' });
-		expect(String(run.verification().hint)).toMatch(/Connect my account/);
+		expect(String(run.verification().hint)).toMatch(/"Connect"/);
 		expect(run.check('imap')).toMatchObject({ status: 'skipped', detail: 'Skipped: no usable token' });
 		expect(imap.logins).toHaveLength(0);
 	});
@@ -55,10 +55,11 @@ describe('Verify Mailbox over IMAP', () => {
 		const store = storeWith(idp, { imap }, { oauthTokenData: seededToken(idp, { user: OTHER_USER }) });
 		const run = await runVerify(store, { checks: ['imap'] });
 		const v = run.verification();
-		expect(v).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_AUTH_REJECTED' });
-		expect(String(v.reason)).toMatch(/AUTHENTICATE failed/);
-		// The token's claims explain the refusal: it was issued to bob, not alice.
-		expect(String(v.hint)).toMatch(/issued to bob@example\.test, not alice@example\.test/);
+		// bob signed in and tried to open alice's mailbox: the missing piece is Full Access, with the command filled in.
+		expect(v).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_NO_FULL_ACCESS' });
+		expect(String(v.reason)).toMatch(/bob@example\.test signed in, but could not open alice@example\.test.*AUTHENTICATE failed/);
+		expect(String(v.hint)).toContain('Add-MailboxPermission -Identity alice@example.test -User bob@example.test -AccessRights FullAccess');
+		expect(imap.logins.every((l) => l.user === USER)).toBe(true);
 		// Refused once, refreshed once, refused again: no endless retry.
 		expect(imap.logins.map((l) => l.ok)).toEqual([false, false]);
 	});
@@ -68,7 +69,9 @@ describe('Verify Mailbox over IMAP', () => {
 		const run = await runVerify(storeWith(idp, { imap }), { checks: ['imap'] });
 		const v = run.verification();
 		expect(v).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_NOT_CONNECTED' });
-		expect(String(v.hint)).toMatch(/Add-MailboxPermission/);
+		// A delegated credential: the advice for delegated sign-ins only, not the app-only commands.
+		expect(String(v.hint)).toMatch(/Full Access to a shared mailbox/);
+		expect(String(v.hint)).not.toMatch(/New-ServicePrincipal/);
 	});
 
 	it('shows the mapped AADSTS reason and fix when the token endpoint refuses', async () => {

@@ -14,7 +14,7 @@ let stopDelivery: () => void;
 beforeAll(async () => {
 	idp = await startTestIdp();
 	imap = await startImapServer({ idp, mailbox: USER });
-	smtp = await startSmtpServer({ verify: (token, user) => idp.verify(token, user).ok });
+	smtp = await startSmtpServer({ idp });
 	stopDelivery = deliverInto(smtp, imap);
 });
 afterAll(async () => {
@@ -44,7 +44,7 @@ describe('Verify Mailbox over SMTP', () => {
 		const v = run.verification();
 		expect(v).toMatchObject({ status: 'Not Verified', failedCheck: 'smtp', code: 'SMTP_AUTH_DISABLED' });
 		expect(String(v.reason)).toMatch(/SmtpClientAuthentication is disabled/);
-		expect(String(v.hint)).toMatch(/Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled \$false/);
+		expect(String(v.hint)).toMatch(/Set-CASMailbox -Identity alice@example.test -SmtpClientAuthenticationDisabled \$false/);
 		// IMAP still runs, so the user sees every closed gate at once.
 		expect(run.check('imap')).toMatchObject({ status: 'ok' });
 	});

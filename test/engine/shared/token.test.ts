@@ -99,7 +99,7 @@ describe('token lifecycle', () => {
 		const store = storeWith({ oauthTokenData: {} });
 		const result = await probe(store);
 		expect(errorText(result)).toMatch(/not connected/i);
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(idp.tokenRequests).toHaveLength(0);
 	});
 
@@ -139,33 +139,41 @@ describe('token endpoint errors become advice', () => {
 	const cases: Array<[string, number, RegExp]> = [
 		['invalid_client', 7000215, /secret's Value.*not its Secret ID/],
 		['invalid_client', 7000222, /new client secret/i],
-		['invalid_grant', 65001, /admin consent/i],
-		['invalid_grant', 50076, /MFA/],
-		['invalid_grant', 50079, /register MFA/i],
 		['unauthorized_client', 700016, /Client ID/],
-		['invalid_grant', 50011, /Redirect URI/i],
-		['invalid_grant', 70008, /Connect my account/],
-		['invalid_grant', 700082, /90 days/],
 		['invalid_request', 90002, /Cloud setting/],
-		['invalid_grant', 53003, /Conditional Access/],
-		['invalid_grant', 530035, /security defaults/i],
 	];
 	it.each(cases)('%s AADSTS%d', async (error, aadsts, advice) => {
 		const old = seeded(-1000);
 		const store = storeWith({ oauthTokenData: old });
-		idp.failNext(2, { error, aadsts, status: error === 'invalid_client' ? 401 : 400 });
+		idp.failNext(1, { error, aadsts, status: error === 'invalid_client' ? 401 : 400 });
 		const result = await probe(store);
 		const text = errorText(result);
 		expect(text).toMatch(advice);
 		for (const secret of [old.access_token, old.refresh_token, CLIENT.clientSecret]) expect(text).not.toContain(secret);
 		expect(store.tokenUpdates).toHaveLength(0);
+		expect(idp.tokenRequests).toHaveLength(1);
+	});
+
+	// n8n turns invalid_grant into "needs to be reconnected" and drops the body with its AADSTS code;
+	// the node says what invalid_grant means and never asks the token endpoint a second time.
+	const grants: Array<[number]> = [[65001], [50076], [70008], [700082], [53003], [530035]];
+	it.each(grants)('invalid_grant AADSTS%d: what invalid_grant means, with one token request', async (aadsts) => {
+		const old = seeded(-1000);
+		const store = storeWith({ oauthTokenData: old });
+		idp.failNext(1, { error: 'invalid_grant', aadsts, status: 400 });
+		const result = await probe(store);
+		const text = errorText(result);
+		expect(text).toMatch(/invalid_grant.*MFA, Conditional Access, admin consent/s);
+		expect(text).toMatch(/"Switch account"/);
+		for (const secret of [old.access_token, old.refresh_token, CLIENT.clientSecret]) expect(text).not.toContain(secret);
+		expect(idp.tokenRequests).toHaveLength(1);
 	});
 
 	it('a revoked refresh token asks to reconnect', async () => {
 		const old = seeded(-1000);
 		idp.revokeRefreshTokens(USER);
 		const result = await probe(storeWith({ oauthTokenData: old }));
-		expect(errorText(result)).toMatch(/Connect my account/);
+		expect(errorText(result)).toMatch(/"Connect"/);
 		expect(errorText(result)).not.toContain(old.refresh_token);
 	});
 
@@ -180,5 +188,50 @@ describe('token endpoint errors become advice', () => {
 		idp.failNext(1, { status: 500, rawBody: '<html>Internal Server Error</html>' });
 		const result = await probe(store);
 		expect(errorText(result)).toMatch(/could not be reached or failed/i);
+	});
+});
+
+describe('refresh tokens that rotate on use (single-use)', () => {
+	let rotating: Idp;
+	beforeAll(async () => {
+		rotating = await startIdp({ rotateRefreshTokens: true });
+		rotating.addClient({ ...CLIENT, appMailboxes: [USER] });
+	});
+	afterAll(async () => await rotating.stop());
+
+	function rotatingStore() {
+		const t = rotating.issueTokens({ clientId: CLIENT.clientId, user: USER, scope: SCOPE });
+		const store = new CredentialStore();
+		store.add({
+			id: 'cred-1',
+			name: 'M365 reports',
+			type: 'microsoftMailOAuth2Api',
+			data: credentialData({ customTokenUrl: rotating.tokenUrl(), customAuthUrl: rotating.authorizeUrl(), oauthTokenData: { ...t, n8n_expires_at: String(Date.now() - 1000) } }),
+		});
+		return store;
+	}
+
+	it('a refusal of the refresh spends the stored refresh token once, and the credential keeps working', async () => {
+		const store = rotatingStore();
+		const stored = String(store.tokenData('cred-1').refresh_token);
+		rotating.failNext(1, { error: 'invalid_grant', aadsts: 50076, status: 400 });
+		const refused = await probe(store);
+		expect(errorText(refused)).toMatch(/"Switch account"/);
+		// Only n8n's own request: the package did not send the refresh token a second time.
+		expect(rotating.tokenRequests).toHaveLength(1);
+		expect(store.tokenData('cred-1').refresh_token).toBe(stored);
+
+		const next = await probe(store);
+		expect(next.error('Probe')).toBeUndefined();
+		expect(next.output('Probe')[0].json.refreshes).toBe(1);
+		expect(rotating.tokenRequests.map((r) => r.status)).toEqual([400, 200]);
+		// The rotated refresh token was saved and is the one the next refresh will use.
+		expect(store.tokenData('cred-1').refresh_token).not.toBe(stored);
+		rotating.failNext(0, {});
+		const stale = { ...store.tokenData('cred-1'), n8n_expires_at: String(Date.now() - 1000) };
+		store.get('cred-1').data.oauthTokenData = stale;
+		const third = await probe(store);
+		expect(third.error('Probe')).toBeUndefined();
+		expect(rotating.tokenRequests.map((r) => r.status)).toEqual([400, 200, 200]);
 	});
 });

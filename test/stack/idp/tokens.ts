@@ -2,6 +2,7 @@
 // the access-token claims, and the check a mail server does before accepting a token.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidClient, invalidGrant, invalidRequest, invalidScope, TokenError } from './aadsts';
+import { Directory } from './directory';
 import { type Claims, type JwtCheck, type SigningKey, signJwt, verifyJwt } from './jwt';
 import { defaultAppRoles, delegatedPermissions, isDefaultScope, parseScope } from './scopes';
 
@@ -14,7 +15,15 @@ export interface IdpClient {
 	appRoles?: string[];
 	/** When set, authorize and code exchange only accept these redirect URIs (Entra's app registration). */
 	redirectUris?: string[];
+	/**
+	 * "Accounts in any organizational directory". Default false: a single-tenant registration, as the
+	 * README has users create, which Entra refuses on /common and /organizations (AADSTS50194).
+	 */
+	multiTenant?: boolean;
 }
+
+/** The login a mail server is asked for: SMTP AUTH takes only the signed-in account; IMAP may open a mailbox with Full Access. */
+export type MailProtocol = 'smtp' | 'imap';
 
 export interface TokenResponse {
 	token_type: 'Bearer';
@@ -23,6 +32,8 @@ export interface TokenResponse {
 	ext_expires_in: number;
 	access_token: string;
 	refresh_token?: string;
+	/** When `openid` was asked for: who signed in (`preferred_username` is the UPN, as in Entra v2). */
+	id_token?: string;
 }
 
 export type VerifyResult = JwtCheck;
@@ -88,6 +99,7 @@ export class TokenService {
 	constructor(
 		private readonly key: SigningKey,
 		private readonly options: TokenServiceOptions,
+		readonly directory: Directory = new Directory(),
 	) {}
 
 	issuer(tenant: string): string {
@@ -143,12 +155,19 @@ export class TokenService {
 	issueDelegated(clientId: string, user: string, scope: string, tenant: string, expiresIn?: number): TokenResponse & { refresh_token: string } {
 		const client = this.clients.get(clientId);
 		if (!client) throw new Error(`unknown client ${clientId}; call addClient first`);
+		if (this.directory.identity(user).disabled) throw new Error(`${user} is a shared mailbox: its account is disabled and cannot sign in (AADSTS50057)`);
 		const response = this.delegated(client, user, scope, tenant, expiresIn, true);
 		if (!response.refresh_token) throw new Error('refresh token was omitted');
 		return { ...response, refresh_token: response.refresh_token };
 	}
 
-	verify(token: string, user?: string): VerifyResult {
+	/**
+	 * The check a mail server makes before accepting `token` for `user`. With a protocol it is
+	 * Exchange's: SMTP takes only the signed-in account's UPN (a shared mailbox or the primary
+	 * address of a user whose UPN differs is refused); IMAP takes the account's own mailbox or one it
+	 * has Full Access on. App-only tokens may use the client's app mailboxes for both.
+	 */
+	verify(token: string, user?: string, protocol?: MailProtocol): VerifyResult {
 		const check = verifyJwt(this.key, token, Math.floor(Date.now() / 1000));
 		if (!check.ok || user === undefined) return check;
 		const wanted = user.toLowerCase();
@@ -159,7 +178,24 @@ export class TokenService {
 			const mailboxes = (client?.appMailboxes ?? []).map((m) => m.toLowerCase());
 			return mailboxes.includes(wanted) ? check : { ok: false, reason: `app may not access mailbox ${user}` };
 		}
+		const holder = { upn: String(claims.upn ?? ''), mail: String(claims.email ?? claims.upn ?? '') };
+		if (protocol === 'smtp')
+			return holder.upn.toLowerCase() === wanted ? check : { ok: false, reason: `SMTP AUTH must log in as the signed-in account ${holder.upn}, not ${user}` };
+		if (protocol === 'imap')
+			return this.directory.canOpen(holder, user) ? check : { ok: false, reason: `${holder.upn} has no Full Access on ${user}` };
 		return names.some((n) => n.toLowerCase() === wanted) ? check : { ok: false, reason: `token was issued for another user, not ${user}` };
+	}
+
+	/** Whether the holder of `token` may send as `address` (own address, Send As, or an app mailbox). */
+	maySendAs(token: string, address: string): boolean {
+		const check = verifyJwt(this.key, token, Math.floor(Date.now() / 1000));
+		if (!check.ok) return false;
+		const { claims } = check;
+		if (claims.idtyp === 'app') {
+			const client = typeof claims.appid === 'string' ? this.clients.get(claims.appid) : undefined;
+			return (client?.appMailboxes ?? []).some((m) => m.toLowerCase() === address.toLowerCase());
+		}
+		return this.directory.canSendAs({ upn: String(claims.upn ?? ''), mail: String(claims.email ?? '') }, address);
 	}
 
 	private redeemCode(client: IdpClient, form: URLSearchParams, tenant: string, expiresIn?: number): TokenResponse {
@@ -212,14 +248,16 @@ export class TokenService {
 		if (parsed.multipleResources) throw invalidScope(28000);
 		const permissions = delegatedPermissions(parsed);
 		const ttl = expiresIn ?? this.options.accessTokenTtlSeconds;
+		const who = this.directory.identity(user);
+		const base = this.baseClaims(client, parsed.resource, tenant, ttl, `user:${who.upn.toLowerCase()}`);
 		const claims: Claims = {
-			...this.baseClaims(client, parsed.resource, tenant, ttl, `user:${user.toLowerCase()}`),
+			...base,
 			idtyp: 'user',
 			scp: permissions.join(' '),
-			upn: user,
-			email: user,
-			preferred_username: user,
-			name: user.split('@')[0],
+			upn: who.upn,
+			email: who.mail,
+			preferred_username: who.upn,
+			name: who.upn.split('@')[0],
 		};
 		const response: TokenResponse = {
 			token_type: 'Bearer',
@@ -228,6 +266,8 @@ export class TokenService {
 			ext_expires_in: ttl,
 			access_token: signJwt(this.key, claims),
 		};
+		if (parsed.oidc.includes('openid'))
+			response.id_token = signJwt(this.key, { ...base, aud: client.clientId, ver: '2.0', preferred_username: who.upn, email: who.mail, name: claims.name });
 		if (withRefresh && this.omitRefreshCount > 0) {
 			this.omitRefreshCount -= 1;
 		} else if (withRefresh) {

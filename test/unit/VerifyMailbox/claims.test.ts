@@ -34,7 +34,7 @@ describe('claimWarnings', () => {
 		const claims = readTokenClaims(jwt({ aud: 'https://graph.microsoft.com', scp: 'SMTP.Send IMAP.AccessAsUser.All', upn: 'bob@x.test' }));
 		const warnings = claimWarnings(claims!, want).join('\n');
 		expect(warnings).toMatch(/not Exchange Online/);
-		expect(warnings).toMatch(/issued to bob@x\.test, not reports@x\.test/);
+		expect(warnings).toMatch(/Signed in as bob@x\.test, for the mailbox reports@x\.test: SMTP logs in as bob@x\.test and sends as reports@x\.test \(needs Send As\); IMAP opens reports@x\.test \(needs Full Access\)/);
 	});
 
 	it('has nothing to say about a good token', () => {

@@ -68,3 +68,27 @@ describe('probeMessage', () => {
 		expect(a.messageId).not.toBe(b.messageId);
 	});
 });
+
+describe('what Not Verified shows in the table view', () => {
+	const rejected = { source: 'smtp' as const, code: 'SMTP_AUTH_REJECTED', message: 'Rejected.', retryable: false, hint: "Check that the token was issued for this mailbox: delegated, the signed-in user must be the mailbox or have Full Access and Send As on it, with SMTP.Send consented; app-only, register the app's service principal in Exchange (New-ServicePrincipal) and grant it Add-MailboxPermission on the mailbox. Then run Verify Mailbox." };
+	const results: CheckResult[] = [
+		{ name: 'token', status: 'ok', durationMs: 1, detail: 'fresh' },
+		{ name: 'smtp', status: 'failed', durationMs: 1, detail: 'Rejected.', failure: rejected },
+	];
+
+	it('reads status, failed check, reason, hint first, then the details', () => {
+		expect(Object.keys(summarize({ mailbox: 'a@x.test', hosts, results, notes: [] }))).toEqual(['status', 'failedCheck', 'reason', 'hint', 'code', 'mailbox', 'hosts', 'checks', 'notes']);
+	});
+
+	it.each([
+		['authorizationCode', /Full Access and Send As/, /New-ServicePrincipal/],
+		['clientCredentials', /New-ServicePrincipal/, /signed-in user/],
+	] as const)('%s: only that grant type\'s advice, and no "run Verify Mailbox" inside Verify Mailbox', (grantType, shown, hidden) => {
+		const v = summarize({ mailbox: 'a@x.test', grantType, hosts, results, notes: [] });
+		for (const hint of [String(v.hint), String(v.checks[1].hint)]) {
+			expect(hint).toMatch(shown);
+			expect(hint).not.toMatch(hidden);
+			expect(hint).not.toMatch(/Verify Mailbox/);
+		}
+	});
+});
