@@ -22,3 +22,10 @@ export const N8N_RECORDS_TOKEN_EXPIRY = atLeast('2.33.0');
 
 /** n8n 2.6+ records a stored binary's size on it (`bytes`); before, the node reads it from the store. */
 export const N8N_RECORDS_BINARY_SIZE = atLeast('2.6.0');
+
+/**
+ * n8n 2.27+ turns a refused refresh (`invalid_grant`) into "needs to be reconnected" and drops the
+ * token endpoint's answer with its AADSTS code. Before, the answer reaches the node, which then gives
+ * the advice for that exact AADSTS code.
+ */
+export const N8N_HIDES_INVALID_GRANT_DETAIL = atLeast('2.27.0');
