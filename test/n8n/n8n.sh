@@ -237,6 +237,15 @@ install_package() { # tarball [nodes dir, default this server's]
   log "installed $name@$version into $dir ($deps runtime dependencies)"
 }
 
+# n8n 2.x before env-managed owners (N8N_INSTANCE_OWNER_*; not in 2.0) needs its owner set up over REST.
+owner_setup_mode() {
+  if [[ -f $N8N_DIR/node_modules/n8n/dist/instance-settings-loader/loaders/owner.instance-settings-loader.js ]]; then
+    echo env
+  else
+    echo setup
+  fi
+}
+
 # Polls until /healthz/readiness says ok (database migrated, routes registered) and the owner can
 # log in; fails early if the server died. (/healthz, and every other path with a 200 "n8n is
 # starting up" page, answer long before that.)
@@ -250,7 +259,7 @@ wait_ready() {
       die "n8n exited during start-up (log: $LOG_FILE)"
     fi
     if "$NODE_BIN" -e '
-      const [base, email, password] = process.argv.slice(1);
+      const [base, email, password, setup] = process.argv.slice(1);
       (async () => {
         const h = await fetch(base + "/healthz/readiness");
         if (!h.ok) process.exit(1);
@@ -258,8 +267,16 @@ wait_ready() {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ emailOrLdapLoginId: email, password }) });
         const body = await r.json().catch(() => ({}));
-        process.exit(r.ok && body.data && body.data.email === email.toLowerCase() ? 0 : 2);
-      })().catch(() => process.exit(1));' "http://127.0.0.1:$PORT" "$OWNER_EMAIL" "$OWNER_PASSWORD"; then
+        if (r.ok && body.data && body.data.email === email.toLowerCase()) process.exit(0);
+        // n8n without env-managed owners: claim the fresh instance as its owner (the setup form).
+        if (setup === "setup") {
+          const s = await fetch(base + "/rest/owner/setup", { method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email, firstName: "E2E", lastName: "Owner", password }) });
+          if (!s.ok && s.status !== 400) console.error("owner setup: HTTP " + s.status + " " + (await s.text()).slice(0, 300));
+        }
+        process.exit(2);
+      })().catch(() => process.exit(1));' "http://127.0.0.1:$PORT" "$OWNER_EMAIL" "$OWNER_PASSWORD" "$(owner_setup_mode)"; then
       return 0
     fi
     sleep 1
