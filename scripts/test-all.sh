@@ -29,7 +29,9 @@ step() {
   shift
   printf '\n===== %s =====\n' "$label"
   "$@" || rc=$?
-  RESULTS+=("$(printf '%-72s %5d s  %s' "$label" $((SECONDS - t0)) "$( ((rc == 0)) && echo ok || echo "FAILED (exit $rc)")")")
+  local status=ok
+  ((rc == 0)) || status="FAILED (exit $rc)"
+  RESULTS+=("$(printf '%-72s %5d s  %s' "$label" $((SECONDS - t0)) "$status")")
   if ((rc != 0)); then summary; exit "$rc"; fi
 }
 
