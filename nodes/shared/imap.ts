@@ -180,12 +180,22 @@ export async function findByMessageId(client: ImapFlow, folder: string, messageI
 	}
 }
 
-/** Deletes messages for good (flag \Deleted, then expunge). */
-export async function deleteMessages(client: ImapFlow, folder: string, uids: number[]): Promise<void> {
-	if (!uids.length) return;
+/** How messages were removed: expunged by UID, or only flagged \Deleted. */
+export type Removal = 'expunged' | 'flagged';
+
+/**
+ * Removes exactly these messages. With UIDPLUS: flag \Deleted, then UID EXPUNGE of these UIDs.
+ * Without it the only expunge is a plain EXPUNGE, which would also remove every message another
+ * client has flagged \Deleted and not yet expunged: the messages are then only flagged.
+ */
+export async function deleteMessages(client: ImapFlow, folder: string, uids: number[]): Promise<Removal> {
+	const uidplus = client.capabilities.has('UIDPLUS');
+	if (!uids.length) return uidplus ? 'expunged' : 'flagged';
 	const lock = await client.getMailboxLock(folder);
 	try {
-		await client.messageDelete(uids.join(','), { uid: true });
+		if (uidplus) await client.messageDelete(uids.join(','), { uid: true });
+		else await client.messageFlagsAdd(uids.join(','), ['\\Deleted'], { uid: true });
+		return uidplus ? 'expunged' : 'flagged';
 	} finally {
 		lock.release();
 	}

@@ -28,6 +28,7 @@ import './imap.faults';
 import './input.faults';
 import './credential.faults';
 import './concurrency.faults';
+import './hardening.faults';
 
 describe('totals', () => {
 	it('nothing lost, nothing duplicated, no secret leaked', () => {

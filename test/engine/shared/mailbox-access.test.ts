@@ -36,7 +36,10 @@ afterAll(async () => {
 });
 beforeEach(() => {
 	idp.reset();
+	// The delivery loop counts what it delivered: restart it with the emptied message list.
+	stopDelivery();
 	smtp.reset();
+	stopDelivery = deliverInto(smtp, sharedBox);
 	sharedBox.logins.length = 0;
 });
 
@@ -78,7 +81,7 @@ describe('a shared mailbox used through a delegate', () => {
 
 	it('is Verified, each check naming who logged in and as which mailbox; the round trip proves Send As', async () => {
 		const run = await runVerify(sharedCredential(ALICE), { checks: ['smtp', 'imap', 'roundTrip'], roundTripTimeout: 10 });
-		expect(run.verification()).toMatchObject({ status: 'Verified', mailbox: SHARED });
+		expect({ ...run.verification(), checks: undefined }).toMatchObject({ status: 'Verified', mailbox: SHARED, reason: null });
 		expect(run.check('token')).toMatchObject({ signedInAccount: ALICE });
 		expect(run.check('smtp')).toMatchObject({ status: 'ok', loggedInAs: ALICE, mailbox: SHARED });
 		expect(run.check('imap')).toMatchObject({ status: 'ok', loggedInAs: ALICE, mailbox: SHARED });

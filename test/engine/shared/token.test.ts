@@ -124,7 +124,7 @@ describe('token lifecycle', () => {
 		expect(check.ok && check.claims.aud).toBe('https://outlook.office365.com');
 	});
 
-	// The README advises setting n8n's "Allowed HTTP Request Domains" to None, so that no HTTP
+	// The credential fixes n8n's "Allowed HTTP Request Domains" to None (hidden), so that no HTTP
 	// Request node can carry this credential's token elsewhere: the token lifecycle must not mind.
 	it('still refreshes and fetches tokens when the credential is barred from HTTP Request nodes', async () => {
 		const delegated = storeWith({ allowedHttpRequestDomains: 'none', oauthTokenData: seeded(60_000) });
