@@ -54,6 +54,7 @@ step "install: n8n $N8N_NEWEST + Node 24" env N8N_E2E_VERSION="$N8N_NEWEST" bash
 step "end to end in real n8n $N8N_NEWEST (npm run test:n8n)" env N8N_E2E_VERSION="$N8N_NEWEST" npm run test:n8n
 step "install: n8n $N8N_OLDEST + Node 24" env N8N_E2E_VERSION="$N8N_OLDEST" bash test/n8n/n8n.sh install
 step "end to end in real n8n $N8N_OLDEST (npm run test:n8n)" env N8N_E2E_VERSION="$N8N_OLDEST" npm run test:n8n
+step "install: Redis, PostgreSQL (apt)" bash scripts/retry.sh 900 bash test/scale/queue.sh install
 step "queue mode on n8n $N8N_NEWEST: main + 2 workers, Redis, PostgreSQL (npm run test:scale)" npm run test:scale
 step "the README quick start (npm run demo)" npm run demo
 
