@@ -16,13 +16,15 @@ import { failureJson, failureOf, toNodeError, type HintContext } from '../shared
 import type { MailboxSettings } from '../shared/settings';
 import { SmtpClient, composeMessage, type MailOptions } from '../shared/smtp';
 import { TokenSession, readCredentialSettings } from '../shared/token';
-import { loadAttachments, parseNameList } from './attachments';
+import { loadAttachments, parseNameList, releaseAttachments, settle } from './attachments';
 import { unmatchedColumnWarnings } from './columns';
 import { sendReportEmailProperties } from './description';
-import { optionText, textOf } from './fields';
+import { booleanOption, choiceOf, columnsOf, headersOf, numberOption, optionText, textOf } from './fields';
 import { buildMail, newMessageId, type AttachmentInput, type BodyFormat, type Importance, type MessageInput } from './message';
 import { placeReport, renderReport, type ReportColumn } from './report';
-import { flatAddresses, ledgerKey, mailFingerprint, sentLedger } from './sent-ledger';
+import { batchReport, runConcurrently, runIndexOf } from './batch';
+import { addressOf, dryRunJson, sentJson, type BuiltMessage } from './output';
+import { ledgerKey, mailFingerprint, sentLedger } from './sent-ledger';
 
 /** One email to send: built from the parameters of `paramIndex`, covering `itemIndexes`. */
 interface Job {
@@ -57,42 +59,27 @@ function str(ctx: IExecuteFunctions, name: string, i: number): string {
 }
 
 
-/** Runs `work`, handing back its result or what it threw. */
-function attempt<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
-	try {
-		return { ok: true, value: work() };
-	} catch (error) {
-		return { ok: false, error };
-	}
-}
 
 function pacingOf(o: Options, settings: MailboxSettings): number {
-	if (o.pacing === 'off') return 0;
-	if (o.pacing === 'custom') return Math.max(1, o.messagesPerMinute ?? EXCHANGE_LIMITS.messagesPerMinute);
+	const pacing = choiceOf(o.pacing, 'Options > Pacing', ['auto', 'custom', 'off'] as const, 'auto');
+	if (pacing === 'off') return 0;
+	if (pacing === 'custom') return numberOption(o, 'messagesPerMinute', 'Options > Messages Per Minute', { min: 1 }) ?? EXCHANGE_LIMITS.messagesPerMinute;
 	return settings.isMicrosoftSmtp ? EXCHANGE_LIMITS.messagesPerMinute : 0;
 }
 
-/** One job's message, built and checked, plus what the user should know about it. */
-interface BuiltJob {
-	mail: MailOptions;
-	warnings: string[];
-	/** Attachments as the recipient sees them (size before encoding). */
-	files: Array<{ name: string; type: string; size: number }>;
-}
-
 /** Reads one job's parameters and binaries into mail options (called again for each retry). */
-async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<BuiltJob> {
+async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSettings, messageId: string, mode: string): Promise<BuiltMessage> {
 	const i = job.paramIndex;
 	const items = ctx.getInputData();
 	const o = optionsAt(ctx, i);
-	const format = ctx.getNodeParameter('emailFormat', i, 'html') as BodyFormat;
+	const format: BodyFormat = choiceOf(ctx.getNodeParameter('emailFormat', i, 'html'), 'Email Format', ['html', 'text', 'both'] as const, 'html');
 	let html = format === 'text' ? undefined : str(ctx, 'html', i);
 	let text = format === 'html' ? undefined : str(ctx, 'text', i);
 	const attachments: AttachmentInput[] = [];
 	const warnings: string[] = [];
 	if (mode === 'report') {
-		const output = str(ctx, 'reportOutput', i) || 'both';
-		const columns = (ctx.getNodeParameter('reportColumns', i, {}) as { column?: ReportColumn[] }).column ?? [];
+		const output = choiceOf(str(ctx, 'reportOutput', i), 'Report Output', ['both', 'table', 'csv'] as const, 'both');
+		const columns: ReportColumn[] = columnsOf(ctx.getNodeParameter('reportColumns', i, {}));
 		const rows = items.map((it) => it.json);
 		warnings.push(...unmatchedColumnWarnings(rows, columns));
 		const report = renderReport(rows, { columns, title: str(ctx, 'reportTitle', i) || undefined });
@@ -103,10 +90,8 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		if (output !== 'table')
 			attachments.push({ origin: 'the CSV report', fileName: str(ctx, 'csvFileName', i) || 'report.csv', contentType: 'text/csv', size: Buffer.byteLength(report.csv) + 3, content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(report.csv)]) });
 	}
-	const fileItems = mode === 'report' && o.attachAllItems !== false ? job.itemIndexes : [i];
-	attachments.push(...(await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })));
-	attachments.push(...(await loadAttachments(ctx, items, [i], { names: parseNameList(optionText(o, 'inlineImages')), inline: true })));
-	const signature = o.signature === 'none' ? '' : o.signature === 'custom' ? (optionText(o, 'customSignature') ?? '') : settings.signature;
+	const signatureChoice = choiceOf(o.signature, 'Options > Signature', ['credential', 'custom', 'none'] as const, 'credential');
+	const signature = signatureChoice === 'none' ? '' : signatureChoice === 'custom' ? (optionText(o, 'customSignature') ?? '') : settings.signature;
 	const input: MessageInput = {
 		mailbox: settings.mailbox,
 		from: optionText(o, 'from'),
@@ -120,52 +105,31 @@ async function buildJob(ctx: IExecuteFunctions, job: Job, settings: MailboxSetti
 		html,
 		text,
 		signature,
-		importance: o.importance,
-		headers: o.customHeaders?.header ?? [],
+		importance: choiceOf(o.importance, 'Options > Importance', ['normal', 'high', 'low'] as const, 'normal'),
+		headers: headersOf(o.customHeaders),
 		attachments,
-		maxMessageBytes: (o.maxMessageSizeMb ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
+		maxMessageBytes: (numberOption(o, 'maxMessageSizeMb', 'Options > Max Message Size (MB)', { min: 0.001 }) ?? EXCHANGE_LIMITS.maxMessageBytes / 1024 / 1024) * 1024 * 1024,
 		messageId,
 	};
-	const built = attempt(() => buildMail(input));
+	// Files are opened last, and every one opened is closed again if anything after it fails.
+	const fileItems = mode === 'report' && booleanOption(o, 'attachAllItems', 'Options > Attach Files of All Items') !== false ? job.itemIndexes : [i];
+	const built = await settle(async () => {
+		// One at a time, not push(...list): a report of 100,000+ items with files would overflow the stack.
+		for (const a of await loadAttachments(ctx, items, fileItems, { names: parseNameList(str(ctx, 'attachments', i)) })) attachments.push(a);
+		for (const a of await loadAttachments(ctx, items, [i], { names: parseNameList(optionText(o, 'inlineImages')), inline: true })) attachments.push(a);
+		return buildMail(input);
+	});
 	if (!built.ok) {
-		releaseAttachments(attachments.map((a) => a.content));
+		// Nothing will read the opened attachment streams: release their files.
+		releaseAttachments(attachments);
 		throw built.error;
 	}
 	return { mail: built.value, warnings, files: attachments.map((a) => ({ name: a.fileName, type: a.contentType, size: a.size })) };
 }
 
 /** Nothing will read these attachment streams: release their files. */
-function releaseAttachments(contents: unknown[]): void {
-	for (const c of contents) if (c instanceof Readable) c.destroy();
-}
-
 function releaseMail(mail: MailOptions): void {
-	releaseAttachments((mail.attachments ?? []).map((a) => a.content));
-}
-
-function addressOf(value: MailOptions['from']): string {
-	return flatAddresses(value)[0]?.address ?? '';
-}
-
-function addressList(value: MailOptions['to']): string[] {
-	return flatAddresses(value).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address));
-}
-
-/** What a dry run shows: who, what, which files (and how big), without sending. */
-function dryRunJson(built: BuiltJob, eml: Buffer): IDataObject {
-	const { mail } = built;
-	return {
-		dryRun: true,
-		messageId: String(mail.messageId ?? ''),
-		from: addressOf(mail.from),
-		to: addressList(mail.to),
-		cc: addressList(mail.cc),
-		bcc: addressList(mail.bcc),
-		subject: String(mail.subject ?? ''),
-		attachments: built.files,
-		size: eml.length,
-		...(built.warnings.length ? { warnings: built.warnings } : {}),
-	};
+	for (const a of mail.attachments ?? []) if (a.content instanceof Readable && !a.content.destroyed) a.content.destroy();
 }
 
 export class SendReportEmail implements INodeType {
@@ -247,12 +211,13 @@ export class SendReportEmail implements INodeType {
 		if (toSend.length === 0) return [results.flat()];
 
 		try {
-			if (!first.dryRun) {
+			if (!booleanOption(first, 'dryRun', 'Options > Dry Run')) {
 				session = await TokenSession.open(this);
 				hintBase.signedInAccount = session.smtpUser;
 				smtp = new SmtpClient(session, {
 					messagesPerMinute: pacingOf(first, settings),
-					retry: { ...SMTP_RETRY, attempts: first.retries ?? SMTP_RETRY.attempts },
+					// The editor allows 0-5; an expression giving more is held to 5.
+					retry: { ...SMTP_RETRY, attempts: numberOption(first, 'retries', 'Options > Retries on Temporary Failures', { min: 0, max: 5, integer: true, cap: true }) ?? SMTP_RETRY.attempts },
 				});
 			}
 		} catch (e) {
@@ -267,7 +232,7 @@ export class SendReportEmail implements INodeType {
 			const { job } = r;
 			const messageId = newMessageId(mailbox);
 			try {
-				if (!client || optionsAt(this, job.paramIndex).dryRun) {
+				if (!client || booleanOption(optionsAt(this, job.paramIndex), 'dryRun', 'Options > Dry Run')) {
 					const built = await buildJob(this, job, settings, messageId, mode);
 					const eml = await composeMessage(built.mail);
 					const binary = await this.helpers.prepareBinaryData(eml, 'message.eml', 'message/rfc822');
@@ -275,7 +240,7 @@ export class SendReportEmail implements INodeType {
 					return;
 				}
 				const { info, attempts } = await client.deliver(async () => (await buildJob(this, job, settings, messageId, mode)).mail);
-				const json: IDataObject = { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response, envelope: { from: info.envelope.from || '', to: info.envelope.to }, loggedInAs: client.loggedInAs, attempts, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+				const json = sentJson(info, attempts, r.warnings, client.loggedInAs);
 				if (executionId) sentLedger.remember(keyOf(r), { kind: 'sent', json });
 				sentIds.set(job.paramIndex, info.messageId);
 				output(job, json);
@@ -309,47 +274,6 @@ interface Ready {
 	warnings: string[];
 }
 
-/** How far a batch got before it failed, for the error (only when there was more than one email). */
-function batchReport(total: number, sentIds: Map<number, string>): { messageSuffix?: string; notes?: string[] } {
-	if (total < 2) return {};
-	const sent = [...sentIds.entries()].sort(([a], [b]) => a - b);
-	if (sent.length === 0) return { messageSuffix: `(None of the ${total} emails was sent.)` };
-	return {
-		messageSuffix: `(${sent.length} of ${total} emails were sent before this failure.)`,
-		notes: [
-			`Sent before this failure (${sent.length} of ${total}): ${sent.map(([i, id]) => `item ${i + 1} ${id}`).join(', ')}. A retry of this node in the same execution (Retry On Fail) does not send them again; running the workflow again does.`,
-		],
-	};
-}
-
-/** Which run of this node in the execution this is (a loop runs a node more than once). */
-function runIndexOf(ctx: IExecuteFunctions): number {
-	const value: unknown = ctx.getWorkflowDataProxy(0).$runIndex;
-	return typeof value === 'number' ? value : 0;
-}
-
 function paired(job: Job): IPairedItemData[] {
 	return job.itemIndexes.map((item) => ({ item }));
-}
-
-function addresses(list: Array<string | { address: string }>): string[] {
-	return list.map((a) => (typeof a === 'string' ? a : a.address));
-}
-
-/** Runs `work` over `jobs` with at most `limit` at a time; a thrown error or `stopped()` stops new ones. */
-async function runConcurrently<T>(jobs: T[], limit: number, work: (job: T) => Promise<void>, stopped: () => boolean = () => false): Promise<void> {
-	let next = 0;
-	let failed: { e: unknown } | undefined;
-	const worker = async () => {
-		while (!failed && !stopped() && next < jobs.length) {
-			const job = jobs[next++];
-			try {
-				await work(job);
-			} catch (e) {
-				failed ??= { e };
-			}
-		}
-	};
-	await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-	if (failed) throw failed.e;
 }

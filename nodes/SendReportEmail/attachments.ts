@@ -6,6 +6,7 @@
  */
 import type { IBinaryData, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { BINARY_ENCODING } from 'n8n-workflow';
+import { Transform, type Readable } from 'node:stream';
 
 import { MailError, inputFailure } from '../shared/errors';
 import type { AttachmentInput } from './message';
@@ -57,11 +58,36 @@ async function toAttachment(
 			const content = await ctx.helpers.getBinaryDataBuffer(at.index, name);
 			return { origin, fileName, contentType, size: content.length, content, cid: inline ? name : undefined };
 		}
-		const content = await ctx.helpers.getBinaryStream(binary.id);
+		const content = limitStream(await ctx.helpers.getBinaryStream(binary.id), fileSize, `${origin} (${fileName})`);
 		return { origin, fileName, contentType, size: fileSize, content, cid: inline ? name : undefined };
 	}
 	const content = Buffer.from(binary.data, BINARY_ENCODING);
 	return { origin, fileName, contentType, size: content.length, content, cid: inline ? name : undefined };
+}
+
+/**
+ * The size check trusts the size recorded on a stored binary; this makes it true: a file that
+ * turns out longer fails the send while its data is still going out (before the final dot, so the
+ * server keeps nothing), instead of sending more than was checked.
+ */
+function limitStream(source: Readable, declared: number, what: string): Readable {
+	let seen = 0;
+	const guard = new Transform({
+		transform(chunk: Buffer, _encoding, done) {
+			seen += chunk.length;
+			if (seen > declared)
+				return done(new MailError(inputFailure('Attachments', `${what} holds more than the ${declared} bytes n8n recorded for it.`, 'The stored file changed after it was recorded; run the node that produced it again.')));
+			done(null, chunk);
+		},
+	});
+	source.on('error', (e) => guard.destroy(e));
+	guard.on('close', () => source.destroy());
+	return source.pipe(guard);
+}
+
+/** Closes the streams of attachments nothing will read (their files stay open otherwise). */
+export function releaseAttachments(attachments: AttachmentInput[]): void {
+	for (const a of attachments) if (!Buffer.isBuffer(a.content) && !a.content.destroyed) a.content.destroy();
 }
 
 /**
@@ -75,6 +101,31 @@ export async function loadAttachments(
 	request: AttachmentRequest,
 ): Promise<AttachmentInput[]> {
 	const out: AttachmentInput[] = [];
+	const collected = await settle(async () => await collect(ctx, items, itemIndexes, request, out));
+	if (!collected.ok) {
+		// A later file was missing or empty: close the ones already opened.
+		releaseAttachments(out);
+		throw collected.error;
+	}
+	return out;
+}
+
+/** Runs `work`, handing back its result or what it threw. */
+export async function settle<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+	try {
+		return { ok: true, value: await work() };
+	} catch (error) {
+		return { ok: false, error };
+	}
+}
+
+async function collect(
+	ctx: IExecuteFunctions,
+	items: INodeExecutionData[],
+	itemIndexes: number[],
+	request: AttachmentRequest,
+	out: AttachmentInput[],
+): Promise<void> {
 	const field = request.inline ? 'Inline Images' : 'Attachments';
 	const several = itemIndexes.length > 1;
 	const budget = { bytes: FIELD_BUFFER_BYTES };
@@ -90,15 +141,13 @@ export async function loadAttachments(
 				}
 				found = true;
 				const attachment = await toAttachment(ctx, binary, { origin: `binary property "${key}" of item ${index + 1}`, name: key, index, inline: request.inline === true, budget });
+				out.push(attachment);
 				// An empty file is almost always a failed download or export upstream, not a report.
 				if (attachment.size === 0) {
-					if (!Buffer.isBuffer(attachment.content)) attachment.content.destroy();
 					throw new MailError(inputFailure(field, `${attachment.origin} (${attachment.fileName}) is empty (0 bytes).`, 'Check the node that produced the file (a failed download or export often gives an empty file), or remove the property from the field.'));
 				}
-				out.push(attachment);
 			}
 		}
 		if (several && !found && name !== '*') throw missing(field, items[itemIndexes[0]], itemIndexes[0], name);
 	}
-	return out;
 }

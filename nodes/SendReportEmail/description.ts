@@ -89,6 +89,14 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		description: 'How the input items appear in the report email',
 	},
 	{
+		// n8n does not show a hint under a fixed collection: the advice goes in a notice above it.
+		displayName: 'Columns: leave empty to show every top-level field. To pick columns, add one per field and drag the field from the input panel into Field (it takes the field\'s name, e.g. client).',
+		name: 'reportColumnsNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: reportMode,
+	},
+	{
 		displayName: 'Columns',
 		name: 'reportColumns',
 		type: 'fixedCollection',
@@ -96,8 +104,7 @@ export const sendReportEmailProperties: INodeProperties[] = [
 		displayOptions: reportMode,
 		default: {},
 		placeholder: 'Add Column',
-		description: 'Columns of the report, in order',
-		hint: 'Leave empty to show every top-level field',
+		description: 'Columns of the report, in order. Leave empty to show every top-level field.',
 		options: [
 			{
 				name: 'column',

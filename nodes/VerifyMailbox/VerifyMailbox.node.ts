@@ -2,22 +2,35 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INo
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE } from '../shared/constants';
-import { MailError } from '../shared/errors';
+import { MailError, inputFailure } from '../shared/errors';
 import { toNodeError } from '../shared/node-errors';
 import { redactValues, secretsOf } from '../shared/secrets';
 import { verifyMailbox, type OptionalCheck } from './checks';
 import { verifyMailboxProperties } from './description';
 import type { Verification } from './outcome';
 
+const CHECKS: readonly OptionalCheck[] = ['smtp', 'imap', 'roundTrip'];
+
+/** Parameters as expressions may deliver them: the wrong type is refused with the field's name. */
 function optionsOf(ctx: IExecuteFunctions, i: number) {
-	const checks = ctx.getNodeParameter('checks', i, ['smtp', 'imap']) as OptionalCheck[];
+	const refuse = (field: string, message: string, hint: string) => toNodeError(ctx.getNode(), new MailError(inputFailure(field, message, hint)), i);
+	const rawChecks: unknown = ctx.getNodeParameter('checks', i, ['smtp', 'imap']);
+	if (!Array.isArray(rawChecks)) throw refuse('Checks', 'the expression did not give a list.', 'Choose the checks in the field, or give a list such as ["smtp", "imap"].');
+	const checks = rawChecks.map((c: unknown) => {
+		const found = CHECKS.find((k) => k === c);
+		if (!found) throw refuse('Checks', `"${String(c).slice(0, 40)}" is not a check.`, 'Use smtp, imap or roundTrip.');
+		return found;
+	});
 	const options = ctx.getNodeParameter('options', i, {}) as IDataObject;
-	const seconds = (key: string, fallback: number) => {
-		const n = Number(options[key] ?? fallback);
-		return Number.isFinite(n) && n > 0 ? n * 1000 : fallback * 1000;
+	const seconds = (key: string, field: string, fallback: number, max: number) => {
+		const raw: unknown = options[key];
+		if (raw === undefined || raw === null || raw === '') return fallback * 1000;
+		const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : Number.NaN;
+		if (!Number.isFinite(n) || n <= 0 || n > max) throw refuse(field, `"${String(raw).slice(0, 40)}" is not a number of seconds from 1 to ${max}.`, `Set ${field} to a number of seconds from 1 to ${max}.`);
+		return n * 1000;
 	};
 	return {
-		verify: { checks, timeoutMs: seconds('checkTimeout', 20), roundTripTimeoutMs: seconds('roundTripTimeout', 60) },
+		verify: { checks, timeoutMs: seconds('checkTimeout', 'Options > Timeout per Check (Seconds)', 20, 300), roundTripTimeoutMs: seconds('roundTripTimeout', 'Options > Round Trip Timeout (Seconds)', 60, 600) },
 		failWhenNotVerified: options.failWhenNotVerified === true,
 	};
 }

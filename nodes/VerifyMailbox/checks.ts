@@ -168,16 +168,20 @@ export async function checkRoundTrip(session: TokenSession, options: VerifyOptio
 		if (!uids.length)
 			throw new RoundTripError(options.roundTripTimeoutMs, probe.messageId, imap.host);
 		const arrivedMs = Date.now() - sentAt;
-		await imapStep(session, deleteMessages(client, 'INBOX', uids));
+		const removal = await imapStep(session, deleteMessages(client, 'INBOX', uids));
 		// Exchange Online keeps a copy of SMTP submissions in Sent Items: remove that too.
 		const sent = await imapStep(session, specialFolder(client, '\\Sent'));
 		const copies = sent ? await find(sent) : [];
 		if (sent) await imapStep(session, deleteMessages(client, sent, copies));
+		const copy = copies.length ? ` (with its copy in ${sent})` : '';
+		const removed = removal === 'expunged'
+			? `was deleted${copy}`
+			: `was flagged \\Deleted${copy} but not expunged: the server lacks UIDPLUS, and a plain EXPUNGE would also remove messages other mail apps flagged for deletion. It goes with the mailbox's next expunge (or delete it by hand)`;
 		const sender = session.smtpUser;
 		const sendAs = sender.toLowerCase() === mailbox.toLowerCase() ? '' : ` by ${sender} (Send As proven)`;
 		return {
-			detail: `Probe sent from ${mailbox}${sendAs} to itself arrived in INBOX after ${(arrivedMs / 1000).toFixed(1)} s and was deleted${copies.length ? ` (with its copy in ${sent})` : ''}`,
-			facts: { arrivedAfterMs: arrivedMs, loggedInAs: sender, from: mailbox },
+			detail: `Probe sent from ${mailbox}${sendAs} to itself arrived in INBOX after ${(arrivedMs / 1000).toFixed(1)} s and ${removed}`,
+			facts: { arrivedAfterMs: arrivedMs, loggedInAs: sender, from: mailbox, probeRemoval: removal },
 		};
 	}, session.secrets());
 }

@@ -9,7 +9,7 @@ import { ImapFlow } from 'imapflow';
 
 import { DEFAULT_TIMEOUTS } from './constants';
 import { MailError, describeImapError, fullAccessFailure, portSecurityMismatch, type ImapErrorLike } from './errors';
-import { isDelegate } from './identity';
+import { isDelegate, jwtPayload } from './identity';
 import { isGreetingTimeout, speaksImplicitTls } from './tls-probe';
 import type { TokenSession } from './token';
 
@@ -38,6 +38,12 @@ function isAuthRejection(e: unknown): boolean {
 	const err = asImapError(e);
 	if (isTemporary(e)) return false;
 	return err.authenticationFailed === true || err.serverResponseCode === 'AUTHENTICATIONFAILED';
+}
+
+/** A readable delegated token whose `scp` has no IMAP permission. */
+function lacksImapScope(accessToken: string): boolean {
+	const scp = jwtPayload(accessToken)?.scp;
+	return typeof scp === 'string' && !scp.split(' ').includes('IMAP.AccessAsUser.All');
 }
 
 /** Pause before the one retry of a temporary IMAP sign-in failure. */
@@ -111,8 +117,9 @@ export function explainImapError(session: TokenSession, e: unknown): MailError {
 	if (e instanceof MailError) return e;
 	let failure = describeImapError(asImapError(e));
 	const logins = session.logins;
-	// A delegate opening someone else's mailbox: the missing piece is Full Access, say so with the command.
-	if ((failure.code === 'IMAP_AUTH_REJECTED' || failure.code === 'IMAP_NOT_CONNECTED') && isDelegate(logins) && logins.signedInAccount)
+	// A delegate opening someone else's mailbox: the missing piece is Full Access, say so with the command
+	// (unless the token plainly lacks the IMAP permission, which the general hint covers).
+	if ((failure.code === 'IMAP_AUTH_REJECTED' || failure.code === 'IMAP_NOT_CONNECTED') && isDelegate(logins) && logins.signedInAccount && !lacksImapScope(session.accessToken))
 		failure = fullAccessFailure(logins.imapUser, logins.signedInAccount, failure);
 	return new MailError({
 		...failure,
@@ -180,12 +187,22 @@ export async function findByMessageId(client: ImapFlow, folder: string, messageI
 	}
 }
 
-/** Deletes messages for good (flag \Deleted, then expunge). */
-export async function deleteMessages(client: ImapFlow, folder: string, uids: number[]): Promise<void> {
-	if (!uids.length) return;
+/** How messages were removed: expunged by UID, or only flagged \Deleted. */
+export type Removal = 'expunged' | 'flagged';
+
+/**
+ * Removes exactly these messages. With UIDPLUS: flag \Deleted, then UID EXPUNGE of these UIDs.
+ * Without it the only expunge is a plain EXPUNGE, which would also remove every message another
+ * client has flagged \Deleted and not yet expunged: the messages are then only flagged.
+ */
+export async function deleteMessages(client: ImapFlow, folder: string, uids: number[]): Promise<Removal> {
+	const uidplus = client.capabilities.has('UIDPLUS');
+	if (!uids.length) return uidplus ? 'expunged' : 'flagged';
 	const lock = await client.getMailboxLock(folder);
 	try {
-		await client.messageDelete(uids.join(','), { uid: true });
+		if (uidplus) await client.messageDelete(uids.join(','), { uid: true });
+		else await client.messageFlagsAdd(uids.join(','), ['\\Deleted'], { uid: true });
+		return uidplus ? 'expunged' : 'flagged';
 	} finally {
 		lock.release();
 	}

@@ -105,7 +105,8 @@ export function redactValues<T>(value: T, secrets: string[]): T {
 export function secretsOf(data: Record<string, unknown>): string[] {
 	const found: string[] = [];
 	const visit = (value: unknown, key: string) => {
-		if (typeof value === 'string' && /token|secret|password/i.test(key)) found.push(value);
+		// token_type ("Bearer") names the kind of token; it is no secret.
+		if (typeof value === 'string' && /token|secret|password/i.test(key) && key !== 'token_type') found.push(value);
 		else if (value && typeof value === 'object')
 			for (const [k, v] of Object.entries(value)) visit(v, k);
 	};

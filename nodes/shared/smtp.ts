@@ -8,6 +8,7 @@
  * when a message's source was read to the end (the terminating dot follows it).
  */
 import { isIP } from 'node:net';
+import { Readable } from 'node:stream';
 
 import nodemailer from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
@@ -15,7 +16,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool';
 
 import { DEFAULT_TIMEOUTS, EXCHANGE_LIMITS, SMTP_RETRY } from './constants';
-import { MailError, describeSmtpError, isSmtpErrorLike, outcomeUnknownFailure, portSecurityMismatch, sendAsFailure } from './errors';
+import { MailError, describeSmtpError, isSmtpErrorLike, outcomeUnknownFailure, portSecurityMismatch, sendAsFailure, type MailFailure } from './errors';
 import { isGreetingTimeout, speaksImplicitTls } from './tls-probe';
 import type { TokenSession } from './token';
 
@@ -32,8 +33,24 @@ export interface SmtpOptions {
 	messagesPerMinute?: number;
 	/** Transient refusals (421, 432, 450-452, dropped connections before the data) are retried. */
 	retry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+	/**
+	 * Longest one message may take, all attempts included (default: connect + greeting timeouts +
+	 * 4 socket timeouts). The socket timeout alone never fires against a server that trickles its
+	 * replies a line at a time.
+	 */
+	messageDeadlineMs?: number;
 	/** Injectable for tests. */
 	clock?: { now(): number; sleep(ms: number): Promise<void> };
+}
+
+/** One pooled transport and the token its connections log in with. */
+interface Generation {
+	transport: Transporter<SentInfo, SMTPPoolOptions>;
+	token: string;
+	/** Sends using it that have not settled (or given up at their deadline). */
+	inFlight: number;
+	/** No new sends: closed as soon as the last one in flight is done. */
+	retired: boolean;
 }
 
 export interface Delivery {
@@ -84,6 +101,31 @@ export async function composeMessage(mail: MailOptions): Promise<Buffer> {
 	return await new MailComposer({ ...mail, disableFileAccess: true, disableUrlAccess: true }).compile().build();
 }
 
+/** Closes what nodemailer did not read: an attachment stream left open holds a file of n8n's binary store. */
+export function releaseStreams(mail: MailOptions): void {
+	for (const a of mail.attachments ?? []) {
+		const content: unknown = a.content;
+		if (content instanceof Readable && !content.destroyed) content.destroy();
+	}
+}
+
+class DeadlineError extends Error {
+	constructor(readonly ms: number) {
+		super(`no answer within the message deadline of ${Math.round(ms / 1000)} s`);
+		this.name = 'DeadlineError';
+	}
+}
+
+function deadlineFailure(ms: number): MailFailure {
+	return {
+		source: 'smtp',
+		code: 'TIMEOUT',
+		message: `The SMTP server did not finish the message within ${Math.round(ms / 1000)} s (it answers too slowly or not at all).`,
+		hint: 'Check the SMTP host and port in the credential and the network path to it; a server that sends its replies a line at a time ends here too. The next run will try again.',
+		retryable: false,
+	};
+}
+
 function isAuthRejection(e: unknown): boolean {
 	if (!isSmtpErrorLike(e)) return false;
 	const { code, responseCode, response } = e as { code?: string; responseCode?: number; response?: string };
@@ -93,7 +135,9 @@ function isAuthRejection(e: unknown): boolean {
 }
 
 export class SmtpClient {
-	private transport?: Transporter<SentInfo, SMTPPoolOptions>;
+	private current?: Generation;
+
+	private readonly generations = new Set<Generation>();
 
 	/** Message-IDs whose source nodemailer has read to the end (the data is on the wire). */
 	private readonly dataSent = new Set<string>();
@@ -107,8 +151,50 @@ export class SmtpClient {
 		this.pacer = new Pacer(options.messagesPerMinute ?? 0, options.clock ?? realClock);
 	}
 
-	private open(): Transporter<SentInfo, SMTPPoolOptions> {
-		if (this.transport) return this.transport;
+	/** The deadline of one message, all attempts included. */
+	get messageDeadlineMs(): number {
+		if (this.options.messageDeadlineMs) return this.options.messageDeadlineMs;
+		const connect = this.options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs;
+		const greeting = this.options.greetingTimeoutMs ?? DEFAULT_TIMEOUTS.greetingMs;
+		const socket = this.options.socketTimeoutMs ?? DEFAULT_TIMEOUTS.socketMs;
+		return connect + greeting + 4 * socket;
+	}
+
+	/**
+	 * The transport for the session's current token. After a renewal the old transport takes no
+	 * new sends: later ones open new connections that log in with the new token.
+	 */
+	private acquire(): Generation {
+		let generation = this.current;
+		if (!generation || generation.retired || generation.token !== this.session.accessToken) {
+			if (generation) this.retire(generation);
+			generation = { transport: this.createTransport(), token: this.session.accessToken, inFlight: 0, retired: false };
+			this.generations.add(generation);
+			this.current = generation;
+		}
+		generation.inFlight++;
+		return generation;
+	}
+
+	private release(generation: Generation): void {
+		generation.inFlight--;
+		if (generation.retired && generation.inFlight <= 0) this.shut(generation);
+	}
+
+	private retire(generation: Generation): void {
+		generation.retired = true;
+		if (this.current === generation) this.current = undefined;
+		if (generation.inFlight <= 0) this.shut(generation);
+	}
+
+	private shut(generation: Generation): void {
+		// None of this execution's sends is waiting on it any more: a connection still busy is one a
+		// send gave up on at its deadline (e.g. a server trickling its replies), so close that too.
+		generation.transport.close({ force: true });
+		this.generations.delete(generation);
+	}
+
+	private createTransport(): Transporter<SentInfo, SMTPPoolOptions> {
 		const { smtp, tls, isMicrosoftSmtp } = this.session.settings;
 		const maxConnections = Math.max(
 			1,
@@ -151,7 +237,6 @@ export class SmtpClient {
 				});
 			done();
 		});
-		this.transport = transport;
 		return transport;
 	}
 
@@ -162,30 +247,66 @@ export class SmtpClient {
 
 	/** Closes every pooled connection. Safe to call more than once. */
 	close(): void {
-		this.transport?.close();
-		this.transport = undefined;
+		for (const generation of [...this.generations]) {
+			generation.retired = true;
+			this.shut(generation);
+		}
+		this.current = undefined;
 	}
 
-	/** Runs `work` once; if the server rejected the token, refreshes it once and runs it once more. */
+	/** Runs `work`; if the server rejected the token, renews it once and runs it once more. */
 	private async withAuthRetry<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>): Promise<T> {
 		try {
-			return await this.withAuthRenewal(work);
+			return await this.withAuthRenewal(work, Date.now() + this.messageDeadlineMs);
 		} catch (e) {
 			throw await this.diagnose(e);
 		}
 	}
 
-	/** As `withAuthRetry`, but lets nodemailer's own error through (it says how far the send got). */
-	private async withAuthRenewal<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>): Promise<T> {
-		const first = await work(this.open()).then(
+	/**
+	 * As `withAuthRetry`, but lets nodemailer's own error through (it says how far the send got).
+	 * A send refused with a token that was renewed meanwhile (by a parallel send of the same
+	 * execution) runs again on a new connection with the new token; a send refused with the
+	 * current token waits for the one renewal the session allows. Gives up at `deadline`.
+	 */
+	private async withAuthRenewal<T>(work: (t: Transporter<SentInfo, SMTPPoolOptions>) => Promise<T>, deadline: number): Promise<T> {
+		for (;;) {
+			const generation = this.acquire();
+			const outcome = await this.beforeDeadline(work(generation.transport), deadline);
+			if ('error' in outcome && outcome.error instanceof DeadlineError) {
+				// The send may still hang on that transport: no new work goes there, and it is closed
+				// once the sends still on it have finished or given up.
+				this.release(generation);
+				this.retire(generation);
+				throw outcome.error;
+			}
+			this.release(generation);
+			if ('value' in outcome) return outcome.value;
+			if (!isAuthRejection(outcome.error)) throw outcome.error;
+			this.retire(generation);
+			if (generation.token === this.session.accessToken) {
+				const renewed = await this.session.renewAfterRejection();
+				// The renewed token itself was refused: a new token cannot help.
+				if (renewed === generation.token) throw outcome.error;
+			}
+		}
+	}
+
+	private async beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<{ value: T } | { error: unknown }> {
+		let timer: NodeJS.Timeout | undefined;
+		const left = deadline - Date.now();
+		const expired = new Promise<{ error: unknown }>((resolve) => {
+			timer = setTimeout(() => resolve({ error: new DeadlineError(this.messageDeadlineMs) }), Math.max(0, left));
+		});
+		const settled = work.then(
 			(value) => ({ value }),
 			(error: unknown) => ({ error }),
 		);
-		if ('value' in first) return first.value;
-		if (!isAuthRejection(first.error) || this.session.renewedAfterRejection) throw first.error;
-		this.close();
-		await this.session.renewAfterRejection();
-		return await work(this.open());
+		try {
+			return await Promise.race([settled, expired]);
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	/** Connects, negotiates TLS and logs in; sends nothing. */
@@ -197,7 +318,7 @@ export class SmtpClient {
 
 	async send(mail: MailOptions): Promise<SentInfo> {
 		try {
-			return await this.withAuthRenewal(async (t) => await t.sendMail(mail));
+			return await this.withAuthRenewal(async (t) => await t.sendMail(mail), Date.now() + this.messageDeadlineMs);
 		} catch (e) {
 			throw await this.diagnose(e, senderOf(mail));
 		}
@@ -211,22 +332,29 @@ export class SmtpClient {
 	async deliver(build: () => Promise<MailOptions>): Promise<Delivery> {
 		const policy = this.options.retry ?? SMTP_RETRY;
 		const clock = this.options.clock ?? realClock;
+		// Counted from the first pacing slot: waiting for a slot is not the server's time.
+		let deadline: number | undefined;
 		for (let attempt = 1; ; attempt++) {
 			const mail = await build();
 			const id = typeof mail.messageId === 'string' ? mail.messageId : '';
 			this.dataSent.delete(id);
-			await this.pacer.wait();
-			const sent = await this.withAuthRenewal(async (t) => await t.sendMail(mail)).then(
-				(info) => ({ info }),
-				(error: unknown) => ({ error }),
-			);
+			const sent = await this.pacer
+				.wait()
+				.then(async () => await this.withAuthRenewal(async (t) => await t.sendMail(mail), (deadline ??= Date.now() + this.messageDeadlineMs)))
+				.then(
+					(info) => ({ info }),
+					(error: unknown) => ({ error }),
+				)
+				// A send that failed before reading its attachments leaves their files open otherwise.
+				.finally(() => releaseStreams(mail));
 			const dataWentOut = id !== '' && this.dataSent.has(id);
 			this.dataSent.delete(id);
 			if ('info' in sent) return { info: sent.info, attempts: attempt };
 			const failure = (await this.diagnose(sent.error, senderOf(mail))).failure;
 			if (dataWentOut && !hasServerReply(sent.error)) throw new MailError(outcomeUnknownFailure(failure));
-			if (!failure.retryable || attempt > policy.attempts) throw new MailError(failure);
-			await clock.sleep(backoffMs(attempt, policy));
+			const backoff = backoffMs(attempt, policy);
+			if (!failure.retryable || attempt > policy.attempts || Date.now() + backoff >= (deadline ?? 0)) throw new MailError(failure);
+			await clock.sleep(backoff);
 		}
 	}
 
@@ -247,6 +375,7 @@ export class SmtpClient {
 	/** Maps a nodemailer error to the catalogue, masking secrets. */
 	explain(e: unknown): MailError {
 		if (e instanceof MailError) return e;
+		if (e instanceof DeadlineError) return new MailError(deadlineFailure(e.ms));
 		const raw = isSmtpErrorLike(e) ? e : new Error(String(e));
 		const failure = describeSmtpError(raw);
 		return new MailError({

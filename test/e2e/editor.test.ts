@@ -174,7 +174,7 @@ describe('in the editor (headless Chromium)', () => {
 		await page.screenshot({ path: artifactPath('editor-node-send-report-email.png') });
 		const sendText = await send.innerText();
 		expect(sendText).toContain("The field's name, not its value");
-		expect(sendText).toContain('Leave empty to show every top-level field');
+		expect(sendText).toContain('Columns: leave empty to show every top-level field.');
 		expect(sendText).toContain('In report mode, write [[report]] where the table goes');
 		expect(await send.getByText('Add option', { exact: true }).count() + (await send.getByPlaceholder('Add option').count())).toBeGreaterThan(0);
 		await page.keyboard.press('Escape');
@@ -183,6 +183,44 @@ describe('in the editor (headless Chromium)', () => {
 		await page.screenshot({ path: artifactPath('editor-node-verify-mailbox.png') });
 		expect(await verify.innerText()).toContain('Checks');
 		await page.keyboard.press('Escape');
+	});
+
+	test('a report column filled by dragging the field from the input panel: the path goes in, the column is filled', async () => {
+		const subject = `e2e dragged ${Date.now()}`;
+		const workflow = linear('editor drag', [manual, sendNode({ mode: 'report', subject, reportOutput: 'csv', reportColumns: { column: [{ field: '', title: 'Client' }] } })]);
+		const rows = [{ json: { client: 'Northwind', tickets: 3 } }, { json: { client: 'Fabrikam', tickets: 1 } }];
+		const wf = await n8n.createWorkflow({ ...workflow, pinData: { [manual.name]: rows } } as WorkflowInput);
+		await page.setViewportSize({ width: 1600, height: 1400 });
+		await goToWorkflow(page, wf.id);
+		const ndv = await openNode(page, 'Send Report Email');
+		// The field's pill in the input panel's schema view, dropped on the column's Field input.
+		const source = ndv.locator('[data-test-id="ndv-input-panel"] [data-test-id="run-data-schema-item"]').filter({ hasText: 'client' }).first().getByText('client', { exact: true }).first();
+		await source.waitFor({ timeout: 30_000 });
+		const target = ndv.getByPlaceholder('customer.name').first();
+		await target.scrollIntoViewIfNeeded();
+		const from = await source.boundingBox();
+		const to = await target.boundingBox();
+		if (!from || !to) throw new Error('drag source or target not on screen');
+		await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+		await page.mouse.down();
+		await page.mouse.move(from.x + from.width / 2 + 40, from.y + from.height / 2 + 10, { steps: 5 });
+		await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 25 });
+		await page.waitForTimeout(400);
+		await page.mouse.up();
+		await page.waitForTimeout(800);
+		await page.screenshot({ path: artifactPath('editor-report-column-dragged.png') });
+		const inserted = await target.inputValue();
+		expect(inserted).toBe('client');
+		await page.keyboard.press('Escape');
+		await page.waitForTimeout(500);
+		await page.locator('[data-test-id="execute-workflow-button"]').first().click();
+		const execution = await n8n.waitForExecution(wf.id, 60_000);
+		const [sent] = nodeOutput(execution, 'Send Report Email');
+		expect(sent.warnings).toBeUndefined();
+		const mail = await findMessage(RECIPIENT, String(sent.messageId));
+		expect(mail.subject).toBe(subject);
+		const csv = mail.attachments.find((a) => a.filename === 'report.csv')?.content.toString('utf8').replace(/^\uFEFF/, '');
+		expect(csv).toBe('Client\r\nNorthwind\r\nFabrikam\r\n');
 	});
 
 	test('an error panel: Send As refused by Postfix shows the PowerShell command with the real addresses and the server reply, whole', async () => {
@@ -201,7 +239,7 @@ describe('in the editor (headless Chromium)', () => {
 		const message = await ndv.locator('[data-test-id="node-error-message"]').first().innerText();
 		const description = await descriptionBox.innerText();
 		console.log('Error panel:', JSON.stringify({ message, description }));
-		expect(message).toBe('The server refused the From address for this mailbox.');
+		expect(message).toBe(`SMTP: ${MAILBOX} signed in, but may not send as bob@example.test (it needs Send As on that address).`);
 		expect(description).toContain(`Add-RecipientPermission -Identity bob@example.test -Trustee ${MAILBOX} -AccessRights SendAs`);
 		expect(description).toMatch(/Server said: 553 5\.7\.1 <bob@example\.test>: Sender address rejected: not owned by user alice@example\.test/);
 		await page.keyboard.press('Escape');
@@ -209,6 +247,25 @@ describe('in the editor (headless Chromium)', () => {
 });
 
 describe('Retry On Fail after a mid-batch failure (real n8n, Postfix, Dovecot)', () => {
+	test('bad input on item 2 of 3: the node fails before the first message, nothing is delivered', async () => {
+		const tag = `e2e-badinput-${Date.now()}`;
+		const wf = await n8n.deployWorkflow(
+			linear(tag, [
+				node('Webhook', 'n8n-nodes-base.webhook', { path: tag, httpMethod: 'POST', responseMode: 'onReceived' }, 0, { typeVersion: 2 }),
+				node('Split Out', 'n8n-nodes-base.splitOut', { fieldToSplitOut: 'body.items', options: {} }, 200),
+				sendNode({ to: '={{ $json.to }}', subject: `={{ "${tag} item " + $json.n }}` }, 400),
+			]),
+		);
+		const items = [{ n: 1, to: RECIPIENT }, { n: 2, to: 'bob at example' }, { n: 3, to: RECIPIENT }];
+		expect((await n8n.callWebhook(tag, { body: { items } })).status).toBe(200);
+		const execution = await n8n.waitForExecution(wf.id, 60_000);
+		expect(execution.status).toBe('error');
+		expect(execution.data.resultData.runData['Send Report Email']?.[0]?.error?.message).toBe('To: "bob at example" is not an email address.');
+		await new Promise((r) => setTimeout(r, 3000));
+		expect(await subjectsInInbox(RECIPIENT, tag)).toEqual([]);
+		await n8n.deleteWorkflow(wf.id);
+	});
+
 	test('items 1 and 3 are delivered exactly once over two tries; the error says 2 of 3 went out', async () => {
 		const tag = `e2e-retry-${Date.now()}`;
 		const path = tag;
@@ -228,7 +285,7 @@ describe('Retry On Fail after a mid-batch failure (real n8n, Postfix, Dovecot)',
 		const execution = await n8n.waitForExecution(wf.id, 90_000);
 		expect(execution.status).toBe('error');
 		const runs = execution.data.resultData.runData['Send Report Email'] ?? [];
-		expect(runs[0]?.error?.message).toBe('The server refused the From address for this mailbox. (2 of 3 emails were sent before this failure.)');
+		expect(runs[0]?.error?.message).toBe(`SMTP: ${MAILBOX} signed in, but may not send as bob@example.test (it needs Send As on that address). (2 of 3 emails were sent before this failure.)`);
 		await new Promise((r) => setTimeout(r, 3000)); // local delivery by Postfix
 		const subjects = (await subjectsInInbox(RECIPIENT, tag)).sort();
 		expect(subjects).toEqual([`${tag} item 1`, `${tag} item 3`]);
@@ -292,7 +349,8 @@ describe('the token stays with the mail nodes', () => {
 		expect((await n8n.callWebhook(path, { body: {} })).status).toBe(200);
 		const execution = await n8n.waitForExecution(wf.id, 60_000);
 		expect(execution.status).toBe('error');
-		expect(execution.data.resultData.runData['HTTP Request']?.[0]?.error?.message).toBe('This credential is configured to prevent use within an HTTP Request or GraphQL node');
+		// (n8n 2.0 says "...within an HTTP Request node", without "or GraphQL".)
+		expect(execution.data.resultData.runData['HTTP Request']?.[0]?.error?.message).toMatch(/^This credential is configured to prevent use within an HTTP Request( or GraphQL)? node$/);
 		expect(seen).toHaveLength(0);
 		await n8n.deleteWorkflow(wf.id);
 	});

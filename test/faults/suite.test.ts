@@ -28,6 +28,7 @@ import './imap.faults';
 import './input.faults';
 import './credential.faults';
 import './concurrency.faults';
+import './hardening.faults';
 import './trigger.faults';
 
 describe('totals', () => {

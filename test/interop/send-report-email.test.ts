@@ -94,6 +94,6 @@ it('sends one report with table and CSV for all items', async () => {
 
 it('maps Postfix refusing a From the mailbox may not send as', async () => {
 	const out = await runSend(await store(), [{ json: {} }], { to: BOB, subject: `${tag} refused`, options: { from: BOB } }, { continueOnFail: true });
-	expect(out.items[0].json).toMatchObject({ code: 'SMTP_SEND_AS_DENIED', hint: expect.stringContaining('Send As') });
+	expect(out.items[0].json).toMatchObject({ code: 'SMTP_SEND_AS_DENIED', hint: expect.stringContaining('Add-RecipientPermission -Identity bob@example.test -Trustee alice@example.test -AccessRights SendAs') });
 	expect(NODE).toBeTruthy();
 });

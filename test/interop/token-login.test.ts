@@ -47,26 +47,36 @@ describe.each(endpoints)('Postfix submission + Dovecot %s', (_label, imapPort) =
 		expect(s.tokenData('cred-real').refresh_token).not.toBe(stale.refresh_token);
 	});
 
-	it("refuses another user's token with the mailbox advice after one refresh, never looping", async () => {
+	it("refuses another user's token for alice's mailbox with the Full Access command after one refresh, never looping", async () => {
 		const foreign = await stackTokens(BOB);
 		const s = stackStore(foreign, { imapPort });
 		const result = await login(s, { smtp: false, imap: true });
 		const error = result.error('Probe');
-		expect(error?.message).toMatch(/IMAP server rejected the OAuth sign-in for this mailbox/);
-		expect(error?.description).toMatch(/IMAP\.AccessAsUser\.All/);
+		expect(error?.message).toMatch(/bob@example\.test signed in, but could not open alice@example\.test/);
+		expect(error?.description).toMatch(/Add-MailboxPermission -Identity alice@example\.test -User bob@example\.test -AccessRights FullAccess/);
 		expect(await admin.tokenRequests()).toHaveLength(1);
 		const text = `${error?.message}\n${error?.description}`;
 		for (const secret of [foreign.access_token, foreign.refresh_token, stack.client.clientSecret]) expect(text).not.toContain(secret);
 	});
 });
 
-it("Postfix refuses another user's token with the SMTP advice, after exactly one refresh", async () => {
+it("SMTP logs in as the account that signed in, as Exchange demands: bob's token on alice's credential logs in as bob, no refresh", async () => {
 	const foreign = await stackTokens(BOB);
 	const s = stackStore(foreign, { imapPort: stack.ports.m365Imaps });
 	const result = await login(s, { smtp: true, imap: false });
-	const error = result.error('Probe');
-	expect(error?.message).toMatch(/SMTP server rejected the OAuth sign-in/);
-	expect(error?.description).toMatch(/Verify Mailbox/);
+	expect(result.error('Probe')).toBeUndefined();
+	expect(result.output('Probe')[0].json).toMatchObject({ done: ['smtp'], refreshes: 0 });
+	expect(await admin.tokenRequests()).toHaveLength(0);
+});
+
+it('a token Postfix refuses is refreshed exactly once; when the refresh fails too, the error says why', async () => {
+	// A token whose signature Dovecot's introspection rejects, and whose refresh is refused too.
+	const tokens = await stackTokens(ALICE);
+	const [h, p] = String(tokens.access_token).split('.');
+	const s = stackStore({ ...tokens, access_token: `${h}.${p}.forged-signature` }, { imapPort: stack.ports.m365Imaps });
+	await admin.failNext(1, { status: 500, error: 'server_error' });
+	const result = await login(s, { smtp: true, imap: false });
+	expect(`${result.error('Probe')?.message}`).toMatch(/sign-in service/);
 	expect(await admin.tokenRequests()).toHaveLength(1);
 });
 

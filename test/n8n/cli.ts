@@ -1,6 +1,7 @@
 // Test-side wrappers around test/n8n/n8n.sh: install/start/stop the real n8n (for a jest global
 // setup), and its CLI next to the running server (import, execute, export --decrypted).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,16 @@ function check(what: string, r: ScriptResult): ScriptResult {
 		throw new Error(`${what} failed (exit ${r.code ?? r.signal}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`);
 	}
 	return r;
+}
+
+/** The n8n release n8n.sh runs (N8N_E2E_VERSION, default the newest in versions.sh). */
+export const N8N_VERSION = execFileSync('bash', [N8N_SCRIPT, 'version'], { encoding: 'utf8' }).trim();
+
+/** Whether that release is `min` or newer (x.y.z). */
+export function n8nAtLeast(min: string): boolean {
+	const [a, b] = [N8N_VERSION, min].map((v) => v.split('.').map(Number));
+	for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] > b[i];
+	return true;
 }
 
 export async function installN8n(): Promise<void> {
@@ -92,7 +103,9 @@ export async function importCredentials(credentials: Array<Record<string, unknow
 
 /** `n8n import:workflow`; give each workflow an `id` to run it with `executeWorkflow`. */
 export async function importWorkflows(workflows: Array<Record<string, unknown>>): Promise<void> {
-	await withJsonFile(workflows, async (file) => {
+	// As n8n exports them: n8n 2.0's import needs `active` and `versionId` (NOT NULL columns).
+	const complete = workflows.map((w) => ({ active: false, versionId: randomUUID(), ...w }));
+	await withJsonFile(complete, async (file) => {
 		check('import:workflow', await n8nCli(['import:workflow', `--input=${file}`]));
 	});
 }

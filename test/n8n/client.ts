@@ -1,6 +1,7 @@
 // A small typed REST client for a real n8n 2.41 started by test/n8n/n8n.sh: owner login, credentials,
 // the OAuth2 "Connect my account" flow without a browser, node types, workflows run by webhook,
 // executions. Endpoints and payloads as n8n 2.41.1 serves them (see test/n8n/README.md).
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parseFlatted } from './flatted';
@@ -306,7 +307,10 @@ export class N8nClient {
 	// -------------------------------------------------------------------------------- workflows
 
 	async createWorkflow(input: WorkflowInput): Promise<WorkflowSummary> {
-		const data = await this.rest('POST', '/rest/workflows', { active: false, settings: {}, ...input });
+		// The editor gives every webhook node a webhookId; n8n 2.0 registers no production webhook
+		// for a node without one (n8n 2.41 does), so give one as the editor would.
+		const nodes = input.nodes.map((n) => (n.type === 'n8n-nodes-base.webhook' && !n.webhookId ? { ...n, webhookId: randomUUID() } : n));
+		const data = await this.rest('POST', '/rest/workflows', { active: false, settings: {}, ...input, nodes });
 		return toWorkflowSummary(data);
 	}
 

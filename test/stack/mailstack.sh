@@ -26,7 +26,7 @@ IDP_URL="http://$IDP_HOST:$IDP_PORT"
 CLIENTS_FILE="${MAILSTACK_IDP_CLIENTS:-$HERE/idp-clients.json}"
 
 PACKAGES=(dovecot-imapd dovecot-submissiond postfix openssl)
-USERS=(alice@example.test bob@example.test reports@example.test shared@example.test)
+USERS=(alice@example.test bob@example.test carol@example.test reports@example.test shared@example.test)
 ALL_PORTS=("$IDP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$M365_IMAP_PORT" "$M365_IMAPS_PORT" "$DOVECOT_SUBMISSION_PORT" "$SMTP_RELAY_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT")
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -103,6 +103,7 @@ render_configs() {
   mkdir -p "$STACK"/dovecot/{full,m365} "$STACK"/postfix/{etc,data,spool} "$STACK/mail"
   render "$HERE/dovecot/common.conf.tmpl" "$STACK/dovecot/common.conf"
   render "$HERE/dovecot/oauth2.conf.ext.tmpl" "$STACK/dovecot/oauth2.conf.ext"
+  render "$HERE/dovecot/oauth2-shared.conf.ext.tmpl" "$STACK/dovecot/oauth2-shared.conf.ext"
   render "$HERE/dovecot/full.conf.tmpl" "$STACK/dovecot/full/dovecot.conf"
   render "$HERE/dovecot/m365.conf.tmpl" "$STACK/dovecot/m365/dovecot.conf"
   render "$HERE/postfix/main.cf.tmpl" "$STACK/postfix/etc/main.cf"

@@ -141,6 +141,11 @@ export class IdpAdmin {
 		await this.call('delay', { ms });
 	}
 
+	/** The next `count` introspections answer HTTP 500: Dovecot then says `NO [UNAVAILABLE]`. */
+	async failIntrospectNext(count: number): Promise<void> {
+		await this.call('fail-introspect-next', { count });
+	}
+
 	async revokeRefreshTokens(user?: string): Promise<void> {
 		await this.call('revoke', user === undefined ? {} : { user });
 	}

@@ -35,6 +35,10 @@ export interface ImapServerOptions {
 	quota?: boolean;
 	/** Plain IMAP with STARTTLS instead of implicit TLS. */
 	starttls?: boolean;
+	/** Offer UIDPLUS (UID EXPUNGE), as Exchange Online does (default true). */
+	uidplus?: boolean;
+	/** More folders under the root, e.g. names a server or a user chose. */
+	extraFolders?: string[];
 }
 
 export interface LoginAttempt {
@@ -282,8 +286,10 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			},
 		},
 	};
+	const folders: Record<string, { 'special-use'?: string; messages: never[] }> = storage[''].folders;
+	for (const name of options.extraFolders ?? []) folders[name] = { messages: [] };
 	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
-		'sasl-ir', 'id', 'enable', 'uidplus', 'unselect', 'special-use', 'literalplus', 'idle', 'move',
+		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', 'idle', 'move',
 		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
 		cutGate(cuts),

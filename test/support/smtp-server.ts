@@ -30,6 +30,8 @@
  * - `dropAfterDataNext(count = 1)`: read the whole message, store it (flagged `dropped`: it may
  *   count as delivered), then destroy the connection without replying.
  * - `delayNext(stage, ms)`: answer that stage's next command after a pause.
+ * - `echoAuthNext(count = 1)`: refuse the next `count` logins with a 535 that quotes the client's
+ *   base64 XOAUTH2 string back (as some servers and proxies do), to prove it is masked.
  *
  * Observation
  * - `messages`, `authAttempts` ({ user, ok }), `connections` (total opened), `maxConcurrent`
@@ -89,6 +91,7 @@ export interface SmtpFixture {
 	failNext(stage: Stage, reply: ScriptedReply, count?: number): void;
 	dropAfterDataNext(count?: number): void;
 	delayNext(stage: Stage, ms: number): void;
+	echoAuthNext(count?: number): void;
 	allowSendAs(user: string, address: string): void;
 	waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
 	parsed(index: number): Promise<ParsedMail>;
@@ -130,6 +133,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 	const delays: Record<Stage, number[]> = { connect: [], auth: [], mail: [], rcpt: [], data: [] };
 	const sendAs = new Map<string, Set<string>>();
 	let drops = 0;
+	let echoes = 0;
 	let open = 0;
 	let total = 0;
 	let peak = 0;
@@ -182,6 +186,12 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 			const user = auth.username ?? '';
 			answer(
 				step('auth', session).then(() => {
+					if (echoes > 0) {
+						echoes--;
+						fixture.authAttempts.push({ user, ok: false });
+						const sent = Buffer.from(`user=${user}\x01auth=Bearer ${auth.accessToken ?? ''}\x01\x01`).toString('base64');
+						throw new ReplyError(535, `5.7.3 Authentication unsuccessful for ${sent}`);
+					}
 					const ok = auth.method === 'XOAUTH2' && verify(auth.accessToken ?? '', user);
 					fixture.authAttempts.push({ user, ok });
 					if (!ok) throw new ReplyError(535, '5.7.3 Authentication unsuccessful [test fixture]');
@@ -264,6 +274,9 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 		delayNext(stage, ms) {
 			delays[stage].push(ms);
 		},
+		echoAuthNext(count = 1) {
+			echoes += count;
+		},
 		allowSendAs(user, sender) {
 			const key = user.toLowerCase();
 			sendAs.set(key, (sendAs.get(key) ?? new Set()).add(sender.toLowerCase()));
@@ -287,6 +300,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
 				delays[s].length = 0;
 			}
 			drops = 0;
+			echoes = 0;
 			total = 0;
 			peak = open;
 			fixture.messages.length = 0;

@@ -3,8 +3,11 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 
 interface ItemSpec {
 	json: Record<string, unknown>;
-	/** `dropBytes`: remove the size n8n 2.x records (`bytes`), as on binaries stored by older n8n. */
-	binary?: Record<string, { base64: string; fileName: string; mimeType: string; dropBytes?: boolean }>;
+	/**
+	 * `dropBytes`: remove the size n8n 2.x records (`bytes`), as on binaries stored by older n8n;
+	 * `bytes`: record this size instead of the real one (a stored file that changed since).
+	 */
+	binary?: Record<string, { base64: string; fileName: string; mimeType: string; dropBytes?: boolean; bytes?: number }>;
 }
 
 export class TestItems implements INodeType {
@@ -30,6 +33,7 @@ export class TestItems implements INodeType {
 				for (const [key, b] of Object.entries(spec.binary)) {
 					const data = await this.helpers.prepareBinaryData(Buffer.from(b.base64, 'base64'), b.fileName, b.mimeType);
 					if (b.dropBytes) delete data.bytes;
+					if (b.bytes !== undefined) data.bytes = b.bytes;
 					item.binary[key] = data;
 				}
 			}

@@ -100,6 +100,19 @@ describe('refusals map to what to do', () => {
 		expect(bed.smtp.messages).toHaveLength(1);
 	});
 
+	it.each([6, 2])('one email per item, %d items, the stored token rejected: every item waits for the one renewal and goes once', async (count) => {
+		const stale = { ...seededToken(bed.idp), access_token: 'revoked-access-token-value' };
+		const items = Array.from({ length: count }, (_, n) => ({ json: { n } }));
+		const out = await runSend(storeFor(bed, { oauthTokenData: stale }), items, { subject: '={{ "item " + $json.n }}' }, { continueOnFail: true });
+		expect(out.items.map((i) => i.json.code ?? 'sent')).toEqual(items.map(() => 'sent'));
+		expect(bed.idp.tokenRequests).toHaveLength(1);
+		const subjects = bed.smtp.messages.map((m) => /^Subject: (.*)$/m.exec(m.raw.toString())?.[1]?.trim()).sort();
+		expect(subjects).toEqual(items.map((_, n) => `item ${n}`).sort());
+		// The renewed token logs in on new connections; no login with it failed.
+		expect(bed.smtp.authAttempts.filter((a) => a.ok).length).toBeGreaterThanOrEqual(1);
+		expect(bed.smtp.authAttempts.filter((a) => !a.ok).length).toBeLessThanOrEqual(Math.min(count, 3));
+	});
+
 	it('a token still rejected after one refresh is SMTP_AUTH_REJECTED', async () => {
 		bed.smtp.failNext('auth', { code: 535, text: '5.7.3 Authentication unsuccessful' }, 2);
 		const out = await runSend(storeFor(bed), [{ json: {} }], {}, { continueOnFail: true });

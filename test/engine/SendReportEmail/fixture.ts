@@ -57,7 +57,7 @@ export function storeFor(bed: Bed, data: IDataObject = {}): CredentialStore {
 	return store;
 }
 
-export type Item = { json: IDataObject; binary?: Record<string, { base64: string; fileName: string; mimeType: string; dropBytes?: boolean }> };
+export type Item = { json: IDataObject; binary?: Record<string, { base64: string; fileName: string; mimeType: string; dropBytes?: boolean; bytes?: number }> };
 
 export interface SendRun {
 	items: Array<{ json: IDataObject; binary?: Record<string, IDataObject>; pairedItem?: unknown }>;

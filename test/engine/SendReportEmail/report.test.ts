@@ -90,3 +90,21 @@ describe('Report Columns from dragged fields', () => {
 		expect(await csvOf()).toBe('Client\r\n\r\n\r\n');
 	});
 });
+
+describe('a report of 130,000 items', () => {
+	const many = Array.from({ length: 130_000 }, (_, n) => ({ json: { id: n, city: n % 2 ? 'Oslo' : 'Lima', note: n % 9 ? 'ok' : 'two\nlines' } }));
+
+	it('renders and is sent when it fits (CSV only)', async () => {
+		const out = await runSend(storeFor(bed), many, { mode: 'report', reportOutput: 'csv', options: { maxMessageSizeMb: 20 } });
+		expect(out.error).toBeUndefined();
+		expect(out.items[0].json.messageId).toEqual(expect.any(String));
+		const mail = await bed.smtp.parsed(0);
+		expect(mail.attachments[0].content.toString('utf8').split('\r\n')).toHaveLength(130_002);
+	});
+
+	it('gives a clear size error, not a stack overflow, when the table would be too big', async () => {
+		const out = await runSend(storeFor(bed), many, { mode: 'report', reportOutput: 'both', options: { maxMessageSizeMb: 5 } }, { continueOnFail: true });
+		expect(out.items[0].json).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/^Message size: the body alone is about .* MB/), hint: expect.stringMatching(/CSV File Only.*Max Message Size/) });
+		expect(bed.smtp.messages).toHaveLength(0);
+	});
+});

@@ -50,10 +50,13 @@ export function storeWith(idp: Idp, endpoints: Endpoints, data: IDataObject = {}
 }
 
 export interface VerifyParameters {
-	checks?: Array<'smtp' | 'imap' | 'roundTrip'>;
+	/** A list, or an expression (to test what expressions may give). */
+	checks?: Array<'smtp' | 'imap' | 'roundTrip'> | string;
 	checkTimeout?: number;
 	roundTripTimeout?: number;
 	failWhenNotVerified?: boolean;
+	/** More options, as given (expressions included). */
+	options?: INodeParameters;
 }
 
 export async function runVerify(store: CredentialStore, p: VerifyParameters = {}) {
@@ -61,6 +64,7 @@ export async function runVerify(store: CredentialStore, p: VerifyParameters = {}
 	if (p.checkTimeout !== undefined) options.checkTimeout = p.checkTimeout;
 	if (p.roundTripTimeout !== undefined) options.roundTripTimeout = p.roundTripTimeout;
 	if (p.failWhenNotVerified !== undefined) options.failWhenNotVerified = p.failWhenNotVerified;
+	if (p.options) Object.assign(options, p.options);
 	const { nodes, connections } = chain([{ json: {} }], {
 		name: 'Verify',
 		type: 'n8n-nodes-m365-mail.verifyMailbox',
@@ -90,9 +94,14 @@ export function secretsIn(store: CredentialStore): string[] {
 
 /** Delivers what an SMTP fixture accepted into an IMAP fixture's INBOX, like a mail server would. */
 export function deliverInto(smtp: { messages: Array<{ raw: Buffer }> }, imap: { deliver(raw: string): unknown }): () => void {
-	let delivered = 0;
+	// By message, not by count: the SMTP fixture's reset() empties its list between tests.
+	const delivered = new WeakSet<object>();
 	const timer = setInterval(() => {
-		while (delivered < smtp.messages.length) imap.deliver(smtp.messages[delivered++].raw.toString('utf8'));
+		for (const m of smtp.messages)
+			if (!delivered.has(m)) {
+				delivered.add(m);
+				imap.deliver(m.raw.toString('utf8'));
+			}
 	}, 50);
 	return () => clearInterval(timer);
 }

@@ -41,6 +41,30 @@ describe('Verify Mailbox over IMAP', () => {
 		expect(imap.logins).toEqual([{ mechanism: 'XOAUTH2', user: USER, ok: true }]);
 	});
 
+	it('a folder named like a secret (access_token="...") is masked in place and does not break the output', async () => {
+		const odd = await startImapServer({ idp, mailbox: USER, extraFolders: ['access_token="folder-value-123"', 'Bearer folder-bearer-456'] });
+		try {
+			const run = await runVerify(storeWith(idp, { imap: odd }), { checks: ['imap'], failWhenNotVerified: false });
+			expect(run.result.error('Verify')).toBeUndefined();
+			expect(run.verification()).toMatchObject({ status: 'Verified' });
+			const folders = run.check('imap').folders as string[];
+			expect(folders).toEqual(expect.arrayContaining(['INBOX', 'access_token="[redacted]"', 'Bearer [redacted]']));
+			expect(JSON.stringify(run.verification())).not.toMatch(/folder-value-123|folder-bearer-456/);
+		} finally {
+			await odd.stop();
+		}
+	});
+
+	it.each([
+		['Checks', { checks: '={{ "smtp" }}' }, /^Checks: the expression did not give a list/],
+		['Checks', { checks: '={{ ["smtp", "pop3"] }}' }, /^Checks: "pop3" is not a check/],
+		['Timeout per Check', { options: { checkTimeout: '={{ "soon" }}' } }, /^Options > Timeout per Check \(Seconds\): "soon" is not a number of seconds/],
+	])('refuses %s of the wrong type from an expression, naming the field', async (_field, p, message) => {
+		const run = await runVerify(storeWith(idp, { imap }), p);
+		expect(run.result.error('Verify')?.message).toMatch(message);
+		expect(imap.logins).toHaveLength(0);
+	});
+
 	it('is Not Verified at the token check for an expired token whose refresh is refused', async () => {
 		const store = storeWith(idp, { imap }, { oauthTokenData: seededToken(idp, { jwtExpiresIn: -60 }) });
 		idp.revokeRefreshTokens(USER);

@@ -49,6 +49,15 @@ describe('Verify Mailbox over SMTP', () => {
 		expect(run.check('imap')).toMatchObject({ status: 'ok' });
 	});
 
+	it('a server reply quoting access_token="..." is masked in place: Not Verified, not a crash', async () => {
+		smtp.failNext('auth', { code: 535, text: '5.7.3 Authentication unsuccessful access_token="server-quoted-value" refused' }, 2);
+		const run = await runVerify(storeWith(idp, { imap, smtp }), { checks: ['smtp'], failWhenNotVerified: false });
+		expect(run.result.error('Verify')).toBeUndefined();
+		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'smtp', code: 'SMTP_AUTH_REJECTED' });
+		expect(String(run.check('smtp').serverResponse)).toContain('access_token="[redacted]"');
+		expect(JSON.stringify(run.verification())).not.toContain('server-quoted-value');
+	});
+
 	it('fails the workflow instead when the option asks for it', async () => {
 		smtp.failNext('auth', { code: 535, text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.' }, 2);
 		const run = await runVerify(storeWith(idp, { imap, smtp }), { failWhenNotVerified: true });
@@ -71,6 +80,36 @@ describe('Verify Mailbox round trip', () => {
 		// Delivered, found and deleted: INBOX is as it was.
 		expect(imap.messages()).toHaveLength(before);
 		expect(imap.messages().some((m) => /Verify Mailbox probe/.test(m.raw))).toBe(false);
+	});
+
+	// A server of its own per case: the shared one's delivery pump counts messages across resets.
+	async function roundTripBeside(uidplus: boolean) {
+		const server = await startImapServer({ idp, mailbox: USER, uidplus });
+		const stop = deliverInto(smtp, server);
+		try {
+			smtp.reset();
+			const theirs = server.deliver('Message-ID: <theirs@example.test>\r\nSubject: flagged by another client\r\n\r\nkeep me\r\n', { flags: ['\\Deleted'] });
+			const run = await runVerify(storeWith(idp, { imap: server, smtp }), { checks: ['smtp', 'imap', 'roundTrip'], roundTripTimeout: 10 });
+			return { run, theirs: server.messages().find((m) => m.uid === theirs.uid), probe: server.messages().find((m) => /Verify Mailbox probe/.test(m.raw)) };
+		} finally {
+			stop();
+			await server.stop();
+		}
+	}
+
+	it('with UIDPLUS deletes only the probe (UID EXPUNGE): a message another client flagged \\Deleted stays', async () => {
+		const { run, theirs, probe } = await roundTripBeside(true);
+		expect(run.check('roundTrip')).toMatchObject({ status: 'ok', probeRemoval: 'expunged', detail: expect.stringMatching(/was deleted/) });
+		expect(theirs?.flags).toContain('\\Deleted');
+		expect(probe).toBeUndefined();
+	});
+
+	it('without UIDPLUS never expunges: the probe is only flagged \\Deleted, another client\'s \\Deleted message stays, and the output says so', async () => {
+		const { run, theirs, probe } = await roundTripBeside(false);
+		expect(run.verification()).toMatchObject({ status: 'Verified' });
+		expect(run.check('roundTrip')).toMatchObject({ status: 'ok', probeRemoval: 'flagged', detail: expect.stringMatching(/flagged \\Deleted .*not expunged: the server lacks UIDPLUS/) });
+		expect(theirs?.flags).toContain('\\Deleted');
+		expect(probe?.flags).toContain('\\Deleted');
 	});
 
 	it('is Not Verified naming the round trip when the probe never arrives', async () => {

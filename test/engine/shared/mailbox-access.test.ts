@@ -36,7 +36,10 @@ afterAll(async () => {
 });
 beforeEach(() => {
 	idp.reset();
+	// The delivery loop counts what it delivered: restart it with the emptied message list.
+	stopDelivery();
 	smtp.reset();
+	stopDelivery = deliverInto(smtp, sharedBox);
 	sharedBox.logins.length = 0;
 });
 
@@ -78,7 +81,7 @@ describe('a shared mailbox used through a delegate', () => {
 
 	it('is Verified, each check naming who logged in and as which mailbox; the round trip proves Send As', async () => {
 		const run = await runVerify(sharedCredential(ALICE), { checks: ['smtp', 'imap', 'roundTrip'], roundTripTimeout: 10 });
-		expect(run.verification()).toMatchObject({ status: 'Verified', mailbox: SHARED });
+		expect({ ...run.verification(), checks: undefined }).toMatchObject({ status: 'Verified', mailbox: SHARED, reason: null });
 		expect(run.check('token')).toMatchObject({ signedInAccount: ALICE });
 		expect(run.check('smtp')).toMatchObject({ status: 'ok', loggedInAs: ALICE, mailbox: SHARED });
 		expect(run.check('imap')).toMatchObject({ status: 'ok', loggedInAs: ALICE, mailbox: SHARED });
@@ -100,6 +103,13 @@ describe('a shared mailbox used through a delegate', () => {
 		const run = await runVerify(sharedCredential('bob@example.test'), { checks: ['imap'] });
 		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_NO_FULL_ACCESS' });
 		expect(String(run.verification().hint)).toContain(`Add-MailboxPermission -Identity ${SHARED} -User bob@example.test -AccessRights FullAccess`);
+	});
+
+	it('a delegate whose token lacks IMAP.AccessAsUser.All is told about the permission, not Full Access', async () => {
+		const smtpOnly = { ...idp.issueTokens({ clientId: 'client-1', user: ALICE, scope: 'offline_access https://outlook.office.com/SMTP.Send' }), n8n_expires_at: String(Date.now() + 3600_000) };
+		const run = await runVerify(sharedCredential(ALICE, { oauthTokenData: smtpOnly }), { checks: ['imap'] });
+		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_AUTH_REJECTED' });
+		expect(String(run.verification().hint)).toMatch(/IMAP\.AccessAsUser\.All/);
 	});
 
 	it('without Send As, Send Report Email refuses with the command filled in and sends nothing', async () => {

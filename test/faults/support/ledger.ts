@@ -7,7 +7,7 @@ import { LoggerProxy, type IDataObject } from 'n8n-workflow';
 
 import type { CredentialStore } from '../../support/engine';
 
-export type Area = 'IdP' | 'SMTP' | 'IMAP' | 'Postfix' | 'Concurrency' | 'Input' | 'Credential' | 'Trigger';
+export type Area = 'IdP' | 'SMTP' | 'IMAP' | 'Postfix' | 'Concurrency' | 'Input' | 'Credential' | 'Stall' | 'Handles' | 'Trigger';
 
 export interface Row {
 	area: Area;
@@ -81,15 +81,45 @@ export function allSecrets(): string[] {
 	return [...out];
 }
 
-/** Scans every collected text for every secret, raw and base64 (as XOAUTH2 carries it). */
-export function leaks(): Array<{ secret: string; where: string }> {
+/** Runs of base64 characters long enough to carry a secret (XOAUTH2 and OAUTHBEARER strings are base64). */
+const BASE64_RUN = /[A-Za-z0-9+/]{12,}={0,2}/g;
+
+/** Each base64 run of `text` decoded from each of its four character offsets (one lines up with the encoder's groups). */
+function decodedRuns(text: string): Array<{ at: number; bytes: string }> {
+	const out: Array<{ at: number; bytes: string }> = [];
+	for (const run of text.matchAll(BASE64_RUN))
+		for (let offset = 0; offset < 4; offset++) {
+			const chars = run[0].slice(offset).replace(/=+$/, '');
+			out.push({ at: run.index, bytes: Buffer.from(chars.slice(0, chars.length - (chars.length % 4)), 'base64').toString('latin1') });
+		}
+	return out;
+}
+
+/**
+ * Every (secret, text) pair where the secret shows, in any form the package puts on the wire: raw,
+ * URL-encoded, or inside base64 at any alignment. Independent of the package's own masking: a token
+ * inside `user=...\x01auth=Bearer <token>\x01\x01` is found whatever the length of the user name.
+ */
+export function scan(textList: string[], secrets: string[]): Array<{ secret: string; where: string }> {
 	const found: Array<{ secret: string; where: string }> = [];
-	const secrets = allSecrets();
-	for (const text of texts)
-		for (const secret of secrets)
-			for (const form of [secret, Buffer.from(secret).toString('base64'), encodeURIComponent(secret)])
-				if (text.includes(form)) found.push({ secret: `${secret.slice(0, 6)}...`, where: text.slice(Math.max(0, text.indexOf(form) - 60), text.indexOf(form) + 20) });
+	for (const text of textList) {
+		let decoded: Array<{ at: number; bytes: string }> | undefined;
+		for (const secret of secrets) {
+			let at = [secret, encodeURIComponent(secret)].map((form) => text.indexOf(form)).find((i) => i >= 0) ?? -1;
+			if (at < 0) {
+				decoded ??= decodedRuns(text);
+				const latin = Buffer.from(secret).toString('latin1');
+				at = decoded.find((d) => d.bytes.includes(latin))?.at ?? -1;
+			}
+			if (at >= 0) found.push({ secret: `${secret.slice(0, 6)}...`, where: text.slice(Math.max(0, at - 60), at + 20) });
+		}
+	}
 	return found;
+}
+
+/** Scans every collected text for every secret, raw, URL-encoded and base64 at any offset. */
+export function leaks(): Array<{ secret: string; where: string }> {
+	return scan(texts, allSecrets());
 }
 
 export function textsScanned(): number {

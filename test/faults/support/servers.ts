@@ -220,3 +220,41 @@ export async function startCanaryHttp(): Promise<Closable & { hits: number; url(
 		},
 	};
 }
+
+/**
+ * An SMTP server that greets at once, then answers EHLO one continuation line a second, for ever:
+ * every line resets the client's idle (socket) timer, so only an overall deadline ends the wait.
+ */
+export async function startTrickleSmtpServer(): Promise<Closable & { connections: number; lines: number; open: number }> {
+	let connections = 0;
+	let lines = 0;
+	const timers = new Set<NodeJS.Timeout>();
+	const server = createServer((s) => {
+		connections++;
+		s.write('220 trickle.test ESMTP\r\n');
+		s.once('data', () => {
+			const timer = setInterval(() => {
+				lines++;
+				if (!s.destroyed) s.write(`250-trickle.test line ${lines}\r\n`);
+			}, 1000);
+			timers.add(timer);
+			s.on('close', () => {
+				clearInterval(timer);
+				timers.delete(timer);
+			});
+		});
+	});
+	const sockets = tracked(server);
+	const port = await listen(server);
+	const stop = stopper(server, sockets);
+	return {
+		port,
+		get connections() { return connections; },
+		get lines() { return lines; },
+		get open() { return sockets.size; },
+		stop: async () => {
+			for (const t of timers) clearInterval(t);
+			await stop();
+		},
+	};
+}

@@ -22,6 +22,7 @@ function failureSpec(body: Body): FailureSpec {
 		aadsts: num(body, 'aadsts'),
 		description: str(body, 'description'),
 		rawBody: str(body, 'rawBody'),
+		retryAfter: num(body, 'retryAfter'),
 	};
 }
 
@@ -33,6 +34,10 @@ const ROUTES: Record<string, (idp: Idp, body: Body) => unknown> = {
 	},
 	'POST fail-next': (idp, body) => {
 		idp.failNext(num(body, 'count') ?? 1, failureSpec(body));
+		return { ok: true };
+	},
+	'POST fail-introspect-next': (idp, body) => {
+		idp.failIntrospectNext(num(body, 'count') ?? 1);
 		return { ok: true };
 	},
 	'POST delay': (idp, body) => {
@@ -55,7 +60,10 @@ const ROUTES: Record<string, (idp: Idp, body: Body) => unknown> = {
 			expiresIn: num(body, 'expiresIn'),
 			tenant: str(body, 'tenant'),
 		}),
-	'POST verify': (idp, body) => idp.verify(required(body, 'token'), str(body, 'user')),
+	'POST verify': (idp, body) => {
+		const protocol = str(body, 'protocol');
+		return idp.verify(required(body, 'token'), str(body, 'user'), protocol === 'smtp' || protocol === 'imap' ? protocol : undefined);
+	},
 	'GET token-requests': (idp) => idp.tokenRequests,
 	'POST reset': (idp) => {
 		idp.reset();

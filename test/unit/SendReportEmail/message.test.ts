@@ -91,3 +91,37 @@ describe('size', () => {
 		expect(String(mail.messageId)).toMatch(/^<[0-9a-f-]{36}@contoso\.com>$/);
 	});
 });
+
+describe('attachment names and types', () => {
+	const file = (fileName: string, contentType: string) => ({ origin: 'binary property "data" of item 1', fileName, contentType, size: 3, content: Buffer.from('a,b') });
+
+	it('accepts MIME types with parameters', () => {
+		const mail = buildMail({ ...base, attachments: [file('r.csv', 'text/csv; charset=utf-8'), file('q.txt', 'text/plain; charset="utf-8"; format=flowed')] });
+		expect(mail.attachments?.map((a) => a.contentType)).toEqual(['text/csv; charset=utf-8', 'text/plain; charset="utf-8"; format=flowed']);
+	});
+
+	it.each(['text', 'text/csv; charset', 'text/csv;; x', 'a/b/c', 'text/csv; x=a b'])('refuses %j, naming the attachment', (type) => {
+		expect(refusal({ attachments: [file('r.csv', type)] })).toMatch(/^Content type of binary property "data" of item 1: .* is not a MIME type/);
+	});
+
+	it('sends only the base name of a file name with folders', () => {
+		const mail = buildMail({ ...base, attachments: [file('C:\\exports\\q3.csv', 'text/csv'), file('../../etc/report.csv', 'text/csv'), file('plain.csv', 'text/csv')] });
+		expect(mail.attachments?.map((a) => a.filename)).toEqual(['q3.csv', 'report.csv', 'plain.csv']);
+	});
+});
+
+describe('bounded lengths', () => {
+	it('refuses an address entry longer than a header line, and an address over 254 characters', () => {
+		expect(refusal({ to: `a${' '.repeat(2000)}b@x.com` })).toMatch(/^To: an entry of 2008 characters is longer than a mail header line allows/);
+		expect(refusal({ to: `${'a'.repeat(64)}@${'b'.repeat(190)}.com` })).toMatch(/^To: ".*" is not an email address/);
+		expect(refusal({ to: `${'a'.repeat(65)}@x.com` })).toMatch(/is not an email address/);
+	});
+
+	it('turns HTML into text as before: scripts and styles dropped, blocks on their own lines, entities decoded', () => {
+		expect(htmlToText('<style>p{}</style><p>Hello&nbsp;<b>World</b></p><script>x()</script><table><tr><td>a</td><td>b</td></tr></table>&lt;ok&gt; &#65;&amp;')).toBe('Hello World\na\tb\n\n<ok> A&');
+		expect(htmlToText('a <<b> c < d')).toBe('a  c < d');
+		expect(htmlToText('x\n\n\n\ny  \n z<br/>w<br class="q">v')).toBe('x\n\ny\n z\nw\nv');
+		expect(htmlToText('<STYLE type="x">h1{}</Style>t')).toBe('t');
+		expect(htmlToText('<style>unclosed <b>x</b>')).toBe('unclosed x');
+	});
+});
