@@ -15,19 +15,27 @@ import { ledger } from './support/ledger';
 let idp: Idp;
 let imap: ImapServer;
 let h: TriggerHarness | undefined;
+let running = false;
 
-async function servers(ttlSeconds = 3600): Promise<void> {
-	idp = await startIdp({ accessTokenTtlSeconds: ttlSeconds });
-	idp.addClient({ ...CLIENT, appMailboxes: [USER] });
-	imap = await startImapServer({ idp, mailbox: USER });
+async function servers(ttlSeconds = 3600): Promise<{ idp: Idp; imap: ImapServer }> {
+	const i = await startIdp({ accessTokenTtlSeconds: ttlSeconds });
+	i.addClient({ ...CLIENT, appMailboxes: [USER] });
+	const m = await startImapServer({ idp: i, mailbox: USER });
+	idp = i;
+	imap = m;
+	running = true;
+	return { idp: i, imap: m };
 }
 
-afterEach(async () => {
+/** Runs after each case of this file only (the suite imports every faults file into one test file). */
+async function teardown(): Promise<void> {
 	await h?.deactivate();
 	h = undefined;
-	await imap?.stop();
-	await idp?.stop();
-});
+	if (!running) return;
+	running = false;
+	await imap.stop();
+	await idp.stop();
+}
 
 function watchedHarness(parameters: INodeParameters = {}, credential = {}): TriggerHarness {
 	const t = harness(idp, imap, parameters, credential);
@@ -63,6 +71,8 @@ const deliverAll = (subjects: string[]) => subjects.forEach((s) => imap.deliver(
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
 
 describe('Mail Trigger faults', () => {
+	afterEach(teardown);
+
 	it('connection cut mid-FETCH', async () => {
 		await servers();
 		await triggerRow('connection cut mid-FETCH (twice), 12 messages', async () => {
