@@ -47,7 +47,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 		},
 		{
 			displayName:
-				'App-only needs no redirect URL: the tenant ID or domain and the mailbox below are required. When you save, n8n fetches a token with the Client ID and the secret Value above. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP sign-in, with Microsoft\'s exact error).',
+				'App-only: the tenant ID or domain and the mailbox below are required; no redirect URL is needed. When you save, n8n fetches a token with the Client ID and the secret Value above. Give the app\'s service principal the mailbox in Exchange Online (see the README), then run the Verify Mailbox node for the full check (SMTP and IMAP sign-in, with Microsoft\'s exact error).',
 			name: 'setupNoticeAppOnly',
 			type: 'notice',
 			default: '',
@@ -90,7 +90,7 @@ export class MicrosoftMailOAuth2Api implements ICredentialType {
 			required: true,
 			placeholder: 'contoso.onmicrosoft.com or 00000000-0000-0000-0000-000000000000',
 			hint:
-				'The Directory (tenant) ID from the app registration\'s Overview page, or the tenant\'s domain. A single-tenant registration (as the setup guide creates) is refused on "common" and "organizations"; those work only for delegated multi-tenant apps.',
+				'From the app registration\'s Overview page: the Directory (tenant) ID, or the tenant\'s domain. A single-tenant registration (as the setup guide creates) is refused on "common" and "organizations"; those work only for delegated multi-tenant apps.',
 		},
 		{
 			displayName: 'Custom Authorization URL',

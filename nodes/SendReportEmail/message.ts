@@ -342,6 +342,13 @@ export function buildMail(input: MessageInput): MailOptions {
 	const max = input.maxMessageBytes ?? EXCHANGE_LIMITS.maxMessageBytes;
 	const headerBytes = 2048 + Buffer.byteLength(input.subject) * 2 + [...to, ...cc, ...bcc].reduce((n, a) => n + a.address.length + a.name.length * 2 + 4, 0);
 	const size = estimateSize({ html, text, attachments, headerBytes });
+	const bodyBytes = Buffer.byteLength(html ?? '') + Buffer.byteLength(text ?? '');
+	if (size > max && bodyBytes * 2 > size)
+		refuse(
+			'Message size',
+			`the body alone is about ${formatMb(bodyBytes)} (${formatMb(size)} after encoding with the attachments), over the maximum of ${formatMb(max)}.`,
+			'For a report of many items, choose Report Output "CSV File Only", pick fewer Columns, or filter or split the items; or raise Options > Max Message Size if your server accepts more.',
+		);
 	if (size > max) {
 		const biggest = [...attachments].sort((a, b) => b.size - a.size)[0];
 		refuse(

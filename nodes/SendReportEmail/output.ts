@@ -32,6 +32,7 @@ export function sentJson(info: SentInfo, attempts: number, warnings: string[], l
 		rejected: addresses(info.rejected),
 		response: info.response,
 		envelope: { from: info.envelope.from || '', to: info.envelope.to },
+		// The account SMTP AUTH signed in as (a delegate's UPN for a shared mailbox).
 		loggedInAs,
 		attempts,
 		...(warnings.length ? { warnings } : {}),

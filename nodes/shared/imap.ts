@@ -9,7 +9,7 @@ import { ImapFlow } from 'imapflow';
 
 import { DEFAULT_TIMEOUTS } from './constants';
 import { MailError, describeImapError, fullAccessFailure, portSecurityMismatch, type ImapErrorLike } from './errors';
-import { isDelegate } from './identity';
+import { isDelegate, jwtPayload } from './identity';
 import { isGreetingTimeout, speaksImplicitTls } from './tls-probe';
 import type { TokenSession } from './token';
 
@@ -38,6 +38,12 @@ function isAuthRejection(e: unknown): boolean {
 	const err = asImapError(e);
 	if (isTemporary(e)) return false;
 	return err.authenticationFailed === true || err.serverResponseCode === 'AUTHENTICATIONFAILED';
+}
+
+/** A readable delegated token whose `scp` has no IMAP permission. */
+function lacksImapScope(accessToken: string): boolean {
+	const scp = jwtPayload(accessToken)?.scp;
+	return typeof scp === 'string' && !scp.split(' ').includes('IMAP.AccessAsUser.All');
 }
 
 /** Pause before the one retry of a temporary IMAP sign-in failure. */
@@ -111,8 +117,9 @@ export function explainImapError(session: TokenSession, e: unknown): MailError {
 	if (e instanceof MailError) return e;
 	let failure = describeImapError(asImapError(e));
 	const logins = session.logins;
-	// A delegate opening someone else's mailbox: the missing piece is Full Access, say so with the command.
-	if ((failure.code === 'IMAP_AUTH_REJECTED' || failure.code === 'IMAP_NOT_CONNECTED') && isDelegate(logins) && logins.signedInAccount)
+	// A delegate opening someone else's mailbox: the missing piece is Full Access, say so with the command
+	// (unless the token plainly lacks the IMAP permission, which the general hint covers).
+	if ((failure.code === 'IMAP_AUTH_REJECTED' || failure.code === 'IMAP_NOT_CONNECTED') && isDelegate(logins) && logins.signedInAccount && !lacksImapScope(session.accessToken))
 		failure = fullAccessFailure(logins.imapUser, logins.signedInAccount, failure);
 	return new MailError({
 		...failure,

@@ -239,7 +239,7 @@ describe('in the editor (headless Chromium)', () => {
 		const message = await ndv.locator('[data-test-id="node-error-message"]').first().innerText();
 		const description = await descriptionBox.innerText();
 		console.log('Error panel:', JSON.stringify({ message, description }));
-		expect(message).toBe('The server refused the From address for this mailbox.');
+		expect(message).toBe(`SMTP: ${MAILBOX} signed in, but may not send as bob@example.test (it needs Send As on that address).`);
 		expect(description).toContain(`Add-RecipientPermission -Identity bob@example.test -Trustee ${MAILBOX} -AccessRights SendAs`);
 		expect(description).toMatch(/Server said: 553 5\.7\.1 <bob@example\.test>: Sender address rejected: not owned by user alice@example\.test/);
 		await page.keyboard.press('Escape');
@@ -285,7 +285,7 @@ describe('Retry On Fail after a mid-batch failure (real n8n, Postfix, Dovecot)',
 		const execution = await n8n.waitForExecution(wf.id, 90_000);
 		expect(execution.status).toBe('error');
 		const runs = execution.data.resultData.runData['Send Report Email'] ?? [];
-		expect(runs[0]?.error?.message).toBe('The server refused the From address for this mailbox. (2 of 3 emails were sent before this failure.)');
+		expect(runs[0]?.error?.message).toBe(`SMTP: ${MAILBOX} signed in, but may not send as bob@example.test (it needs Send As on that address). (2 of 3 emails were sent before this failure.)`);
 		await new Promise((r) => setTimeout(r, 3000)); // local delivery by Postfix
 		const subjects = (await subjectsInInbox(RECIPIENT, tag)).sort();
 		expect(subjects).toEqual([`${tag} item 1`, `${tag} item 3`]);

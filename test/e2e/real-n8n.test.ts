@@ -127,6 +127,8 @@ describe('examples executed by n8n (n8n execute)', () => {
 
 	test('weekly report: sent through Postfix, found over IMAP in Dovecot with its table and CSV', async () => {
 		const run = await executeWorkflow(WEEKLY);
+		// A failed node has no items: show its error instead of an empty list.
+		expect(record(runData(run.result)['Send Report Email']?.[0]).error).toBeUndefined();
 		const sent = cliItems(run.result, 'Send Report Email');
 		expect(sent).toEqual([expect.objectContaining({ accepted: ['reports@example.test'], rejected: [], response: expect.stringMatching(/^250 /) })]);
 

@@ -279,3 +279,57 @@ it('never writes tokens or secrets to its log', async () => {
 		expect(all).not.toContain(secret);
 	}
 });
+
+describe('Exchange and Entra rules the IdP models', () => {
+	const introspect = async (token: string, path: string, service: string) =>
+		await jsonOf(fetch(`${idp.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-dovecot-auth-service': service }, body: new URLSearchParams({ token }) }));
+
+	it('refuses a single-tenant app on /organizations and /common (AADSTS50194), at authorize and at the token endpoint', async () => {
+		const page = await fetch(`${idp.authorizeUrl('organizations')}?client_id=${CLIENT.clientId}&redirect_uri=http://localhost/cb&response_type=code`, { redirect: 'manual' });
+		expect(page.status).toBe(400);
+		expect(await page.text()).toContain('AADSTS50194');
+		const res = await fetch(idp.tokenUrl('common'), { method: 'POST', body: new URLSearchParams({ ...secretOf, grant_type: 'refresh_token', refresh_token: 'x' }) });
+		const body = await jsonOf(res);
+		expect(res.status).toBe(400);
+		expect(body).toMatchObject({ error: 'invalid_request', error_codes: [50194], error_description: expect.stringMatching(/^AADSTS50194: Application 'app-1'\(n8n mail\) is not configured as a multi-tenant application/) });
+	});
+
+	it('allows /organizations for a multi-tenant app', async () => {
+		idp.addClient({ clientId: 'multi-1', clientSecret: 'multi-secret', multiTenant: true });
+		const t = idp.issueTokens({ clientId: 'multi-1', user: 'alice@example.test', scope: OUTLOOK_SCOPES });
+		const res = await fetch(idp.tokenUrl('organizations'), { method: 'POST', body: new URLSearchParams({ client_id: 'multi-1', client_secret: 'multi-secret', grant_type: 'refresh_token', refresh_token: t.refresh_token }) });
+		expect(res.status).toBe(200);
+	});
+
+	it('refuses sign-in as a shared mailbox (AADSTS50057: its account is disabled)', async () => {
+		const page = await fetch(`${idp.authorizeUrl()}?client_id=${CLIENT.clientId}&redirect_uri=http://localhost/cb&response_type=code&login_hint=shared@example.test`, { redirect: 'manual' });
+		expect(page.status).toBe(400);
+		expect(await page.text()).toContain('AADSTS50057');
+	});
+
+	it('gives carol her UPN for SMTP and her address for IMAP, in the token and through introspection', async () => {
+		const t = idp.issueTokens({ clientId: CLIENT.clientId, user: 'carol@example.test', scope: `openid ${OUTLOOK_SCOPES}` });
+		expect(claimsOf(t.access_token)).toMatchObject({ upn: 'carol.jones@corp.example.test', email: 'carol@example.test', preferred_username: 'carol.jones@corp.example.test' });
+		expect(claimsOf(t.id_token)).toMatchObject({ aud: CLIENT.clientId, preferred_username: 'carol.jones@corp.example.test' });
+		expect(await introspect(t.access_token, '/introspect', 'smtp')).toMatchObject({ active: true, username: 'carol.jones@corp.example.test' });
+		expect(await introspect(t.access_token, '/introspect', 'imap')).toMatchObject({ active: true, username: 'carol@example.test' });
+	});
+
+	it('opens a shared mailbox over IMAP only for a delegate with Full Access, never over SMTP', async () => {
+		const alice = idp.issueTokens({ clientId: CLIENT.clientId, user: 'alice@example.test', scope: OUTLOOK_SCOPES }).access_token;
+		const bob = idp.issueTokens({ clientId: CLIENT.clientId, user: 'bob@example.test', scope: OUTLOOK_SCOPES }).access_token;
+		expect(await introspect(alice, '/introspect/mailbox/shared@example.test', 'imap')).toMatchObject({ active: true, username: 'shared@example.test' });
+		expect(await introspect(alice, '/introspect/mailbox/shared@example.test', 'smtp')).toEqual({ active: false });
+		expect(await introspect(bob, '/introspect/mailbox/shared@example.test', 'imap')).toEqual({ active: false });
+		expect(idp.maySendAs(alice, 'shared@example.test')).toBe(true);
+		expect(idp.maySendAs(bob, 'shared@example.test')).toBe(false);
+	});
+
+	it('sends Retry-After with a scripted throttling answer', async () => {
+		idp.failNext(1, { status: 429, error: 'temporarily_unavailable', aadsts: 50196, retryAfter: 7 });
+		const res = await fetch(idp.tokenUrl(), { method: 'POST', body: new URLSearchParams({ ...secretOf, grant_type: 'client_credentials', scope: 'https://outlook.office365.com/.default' }) });
+		expect(res.status).toBe(429);
+		expect(res.headers.get('retry-after')).toBe('7');
+		expect(await jsonOf(res)).toMatchObject({ error_codes: [50196] });
+	});
+});

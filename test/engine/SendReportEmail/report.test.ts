@@ -104,7 +104,7 @@ describe('a report of 130,000 items', () => {
 
 	it('gives a clear size error, not a stack overflow, when the table would be too big', async () => {
 		const out = await runSend(storeFor(bed), many, { mode: 'report', reportOutput: 'both', options: { maxMessageSizeMb: 5 } }, { continueOnFail: true });
-		expect(out.items[0].json).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/^Attachments: the message would be about .* MB after encoding/), hint: expect.stringMatching(/Max Message Size/) });
+		expect(out.items[0].json).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/^Message size: the body alone is about .* MB/), hint: expect.stringMatching(/CSV File Only.*Max Message Size/) });
 		expect(bed.smtp.messages).toHaveLength(0);
 	});
 });

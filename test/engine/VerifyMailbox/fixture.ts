@@ -94,9 +94,14 @@ export function secretsIn(store: CredentialStore): string[] {
 
 /** Delivers what an SMTP fixture accepted into an IMAP fixture's INBOX, like a mail server would. */
 export function deliverInto(smtp: { messages: Array<{ raw: Buffer }> }, imap: { deliver(raw: string): unknown }): () => void {
-	let delivered = 0;
+	// By message, not by count: the SMTP fixture's reset() empties its list between tests.
+	const delivered = new WeakSet<object>();
 	const timer = setInterval(() => {
-		while (delivered < smtp.messages.length) imap.deliver(smtp.messages[delivered++].raw.toString('utf8'));
+		for (const m of smtp.messages)
+			if (!delivered.has(m)) {
+				delivered.add(m);
+				imap.deliver(m.raw.toString('utf8'));
+			}
 	}, 50);
 	return () => clearInterval(timer);
 }

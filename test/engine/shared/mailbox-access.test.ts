@@ -105,6 +105,13 @@ describe('a shared mailbox used through a delegate', () => {
 		expect(String(run.verification().hint)).toContain(`Add-MailboxPermission -Identity ${SHARED} -User bob@example.test -AccessRights FullAccess`);
 	});
 
+	it('a delegate whose token lacks IMAP.AccessAsUser.All is told about the permission, not Full Access', async () => {
+		const smtpOnly = { ...idp.issueTokens({ clientId: 'client-1', user: ALICE, scope: 'offline_access https://outlook.office.com/SMTP.Send' }), n8n_expires_at: String(Date.now() + 3600_000) };
+		const run = await runVerify(sharedCredential(ALICE, { oauthTokenData: smtpOnly }), { checks: ['imap'] });
+		expect(run.verification()).toMatchObject({ status: 'Not Verified', failedCheck: 'imap', code: 'IMAP_AUTH_REJECTED' });
+		expect(String(run.verification().hint)).toMatch(/IMAP\.AccessAsUser\.All/);
+	});
+
 	it('without Send As, Send Report Email refuses with the command filled in and sends nothing', async () => {
 		const out = await runSend(sharedCredential(CAROL_MAIL), [{ json: {} }], {}, { continueOnFail: true });
 		expect(out.items[0].json).toMatchObject({ code: 'SMTP_SEND_AS_DENIED', hint: expect.stringContaining(`-Identity ${SHARED} -Trustee ${CAROL_UPN}`) });

@@ -173,6 +173,12 @@ export class TokenService {
 		const wanted = user.toLowerCase();
 		const { claims } = check;
 		const names = [claims.email, claims.upn, claims.preferred_username].filter((v): v is string => typeof v === 'string');
+		// Exchange refuses a token without the protocol's permission (delegated scp or app-only roles).
+		if (protocol !== undefined) {
+			const granted = [...String(claims.scp ?? '').split(' '), ...(Array.isArray(claims.roles) ? claims.roles.map(String) : [])];
+			const needed = protocol === 'smtp' ? ['SMTP.Send', 'SMTP.SendAsApp'] : ['IMAP.AccessAsUser.All', 'IMAP.AccessAsApp'];
+			if (!granted.some((p) => needed.includes(p))) return { ok: false, reason: `token has no ${protocol.toUpperCase()} permission` };
+		}
 		if (claims.idtyp === 'app') {
 			const client = typeof claims.appid === 'string' ? this.clients.get(claims.appid) : undefined;
 			const mailboxes = (client?.appMailboxes ?? []).map((m) => m.toLowerCase());
