@@ -63,12 +63,15 @@ describe('stall timing: one item never blocks the event loop', () => {
 });
 
 describe('encoded secrets', () => {
+	// "user=<account>\x01auth=Bearer " is 18 characters plus the account: these three accounts put
+	// the token at each of the three byte offsets inside the base64 string.
+	const accounts = ['alice@example.test', 'alicee@example.test', 'aliceee@example.test'];
 	it.each([
-		['continue on fail (item output)', true],
-		['node error', false],
-	])('a 535 that quotes the base64 XOAUTH2 string back: no token in any encoding (%s)', async (_title, continueOnFail) => {
-		await row(bed, { area: 'SMTP', kind: 'fault', tried: `535 quoting the base64 XOAUTH2 string (${continueOnFail ? 'item' : 'node error'})`, expected: 0 }, async () => {
-			const store = watched(bed);
+		...accounts.map((account) => [`item output, account ${account}`, account, true] as const),
+		['node error, account alice@example.test', accounts[0], false] as const,
+	])('a 535 that quotes the base64 XOAUTH2 string back: no token in any encoding (%s)', async (_title, account, continueOnFail) => {
+		await row(bed, { area: 'SMTP', kind: 'fault', tried: `535 quoting the base64 XOAUTH2 string (${continueOnFail ? 'item' : 'node error'}, offset ${(18 + account.length) % 3})`, expected: 0 }, async () => {
+			const store = watched(bed, { mailbox: account, oauthTokenData: seededToken(bed.idp, account) });
 			const before = String(store.tokenData('cred-1').access_token);
 			bed.smtp.echoAuthNext(2);
 			const out = await send(store, [{ json: {} }], {}, { continueOnFail });
@@ -76,6 +79,7 @@ describe('encoded secrets', () => {
 			const seen = continueOnFail ? [JSON.stringify(out.items)] : [String(out.error?.message), String(out.error?.description)];
 			if (continueOnFail) expect(out.items[0].json).toMatchObject({ code: 'SMTP_AUTH_REJECTED', serverResponse: expect.stringMatching(/535 5\.7\.3 .*\[redacted\]/) });
 			else expect(out.error?.description).toMatch(/\[redacted\]/);
+			expect(bed.smtp.authAttempts.map((a) => a.user)).toEqual([account, account]);
 			expect(scan(seen, [before, after])).toEqual([]);
 			expect(bed.idp.tokenRequests).toHaveLength(1);
 			return describeOutcome(out);
