@@ -7,7 +7,9 @@ files=$(npm pack --dry-run --json 2>/dev/null | node -e 'const j=JSON.parse(requ
 echo "$files"
 bad=$(echo "$files" | grep -vE '^(dist/|README\.md$|LICENSE$|package\.json$)' || true)
 [ -z "$bad" ] || { echo "pack check: unexpected files in the tarball:"; echo "$bad"; exit 1; }
-for need in dist/credentials/MicrosoftMailOAuth2Api.credentials.js dist/nodes/SendReportEmail/SendReportEmail.node.js dist/nodes/VerifyMailbox/VerifyMailbox.node.js README.md LICENSE; do
+# Every file package.json's "n8n" section names (credentials, nodes), plus README and LICENSE.
+needed=$(node -e 'const n=require("./package.json").n8n;console.log([...n.credentials,...n.nodes,"README.md","LICENSE"].join("\n"))')
+for need in $needed; do
   echo "$files" | grep -qx "$need" || { echo "pack check: $need is missing"; exit 1; }
 done
 deps=$(node -e 'console.log(Object.keys(require("./package.json").dependencies||{}).join(" "))')

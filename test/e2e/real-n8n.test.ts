@@ -181,7 +181,9 @@ describe('examples executed by n8n (n8n execute)', () => {
 		const alert = runData(result)['Alert the admin'];
 		expect(alert).toHaveLength(1);
 		expect(record(alert[0].error).message).toBe('SMTP: bob@example.test signed in, but may not send as alice@example.test (it needs Send As on that address).');
-		expect(result.status).toBe('error');
+		// n8n 2.0's `execute --rawOutput` prints a failed run with status "running"; the failure is the
+		// Alert node's error above.
+		expect(result.status).toBe(n8nAtLeast('2.41.0') ? 'error' : 'running');
 	});
 });
 
