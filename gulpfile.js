@@ -1,6 +1,6 @@
 /**
  * Build: each n8n entry point (credential, nodes) is bundled by esbuild into one CommonJS file under
- * dist/, with nodemailer and imapflow inside (community nodes may not have runtime dependencies) and
+ * dist/, with nodemailer, imapflow and (for the trigger) mailparser inside (community nodes may not have runtime dependencies) and
  * their license notices kept at the end of the file. n8n-workflow stays external (n8n provides it).
  * Icons and codex files are copied next to the files that reference them.
  */
@@ -48,7 +48,7 @@ function codex() {
 function licenses(done) {
 	// The bundles carry third-party code: ship its license texts with them.
 	const out = path.join(__dirname, 'dist', 'THIRD-PARTY-LICENSES.txt');
-	const parts = ['nodemailer', 'imapflow'].map((name) => {
+	const parts = ['nodemailer', 'imapflow', 'mailparser'].map((name) => {
 		const dir = path.dirname(require.resolve(`${name}/package.json`));
 		const file = fs.readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
 		return `== ${name} ==\n${file ? fs.readFileSync(path.join(dir, file), 'utf8') : 'see package'}\n`;
