@@ -57,6 +57,11 @@ export async function startN8n(options: { packageTarball?: string } = {}): Promi
 	check('n8n.sh start', await n8nScript(args));
 }
 
+/** Starts n8n again on the state of the previous start (database, encryption key, package): a restart after `stopN8n`. */
+export async function restartN8n(): Promise<void> {
+	check('n8n.sh start --keep-state', await n8nScript(['start', '--keep-state']));
+}
+
 export async function stopN8n(): Promise<void> {
 	check('n8n.sh stop', await n8nScript(['stop']));
 }

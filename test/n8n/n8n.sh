@@ -4,6 +4,7 @@
 #
 #   test/n8n/n8n.sh install                      Node 24 + n8n into the cache (idempotent)
 #   test/n8n/n8n.sh start [--package <tarball>]  fresh state dir, install tarball, start, wait
+#   test/n8n/n8n.sh start --keep-state           restart on the previous state (database, package)
 #   test/n8n/n8n.sh stop                         kill the server started by `start`
 #   test/n8n/n8n.sh status                       running? (exit 0 if yes)
 #   test/n8n/n8n.sh cli <args...>                n8n CLI with the same env (own broker port)
@@ -287,9 +288,10 @@ wait_ready() {
 }
 
 cmd_start() {
-  local package=''
+  local package='' keep=''
   while (($#)); do
     case $1 in
+      --keep-state) keep=1; shift ;;
       --package) package=${2:?--package needs a tarball}; shift 2 ;;
       --package=*) package=${1#--package=}; shift ;;
       *) die "start: unknown option $1" ;;
@@ -303,11 +305,18 @@ cmd_start() {
 
   local t0 t1
   t0=$(now_s)
-  case $STATE_DIR in /|"$HOME"|"$REPO_ROOT") die "refusing to wipe N8N_E2E_STATE_DIR=$STATE_DIR" ;; esac
-  rm -rf "$STATE_DIR"
-  mkdir -p "$USER_FOLDER/.n8n"
-  export_n8n_env "$BROKER_PORT"
-  [[ -n $package ]] && install_package "$package"
+  if [[ -n $keep ]]; then
+    # A restart: the same database, key and installed package as the previous start.
+    [[ -d $USER_FOLDER/.n8n ]] || die "start --keep-state: no state in $STATE_DIR; run: $0 start"
+    [[ -z $package ]] || die "start --keep-state keeps the installed package; drop --package"
+    export_n8n_env "$BROKER_PORT"
+  else
+    case $STATE_DIR in /|"$HOME"|"$REPO_ROOT") die "refusing to wipe N8N_E2E_STATE_DIR=$STATE_DIR" ;; esac
+    rm -rf "$STATE_DIR"
+    mkdir -p "$USER_FOLDER/.n8n"
+    export_n8n_env "$BROKER_PORT"
+    [[ -n $package ]] && install_package "$package"
+  fi
 
   # Own session and process group, so `stop` can end n8n and its task runner, and nothing else.
   setsid "$NODE_BIN" "$N8N_BIN" start >"$LOG_FILE" 2>&1 </dev/null &
