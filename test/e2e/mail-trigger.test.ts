@@ -181,6 +181,7 @@ describe(`Microsoft 365 Mail Trigger in a real n8n ${N8N_VERSION} (${EXACTLY_ONC
 		await deliver(before);
 		// Stop while the first batch is being started (some executions in flight), not after.
 		await sleep(500);
+		const atStop = (await started(workflow.id)).ids.filter((id) => id.startsWith(`${tag}-`) && !id.includes('-probe')).length;
 		await stopN8n();
 		await deliver(during); // n8n is down: these wait in the mailbox
 		await restartN8n();
@@ -189,15 +190,16 @@ describe(`Microsoft 365 Mail Trigger in a real n8n ${N8N_VERSION} (${EXACTLY_ONC
 		const expected = [...before, ...during, ...after].map((m) => m.messageId);
 		const { ids, failed } = await waitForStarts(workflow.id, expected, 240_000);
 		const counts = countBy(ids.filter((id) => !id.includes('-probe')));
-		console.log(`n8n ${N8N_VERSION}: after restart, starts per message: ${JSON.stringify(Object.fromEntries(counts))}`);
+		console.log(`n8n ${N8N_VERSION}: ${atStop} of the first 10 had finished before the stop; after restart, starts per message: ${JSON.stringify(Object.fromEntries(counts))}`);
 		expect(failed).toEqual([]);
 		// None missed, nothing else started.
 		expect([...counts.keys()].sort()).toEqual([...expected].sort());
 		const twice = [...counts.entries()].filter(([, c]) => c !== 1).map(([id]) => id);
 		if (EXACTLY_ONCE) expect(twice).toEqual([]);
 		else {
-			// README: before execution de-duplication, only the messages whose executions were in flight
-			// at the stop may start a second time, and never more than twice.
+			// README: before execution de-duplication, only messages started before the stop whose
+			// position n8n had not yet saved may start a second time (observed on 2.0.0: some of the
+			// first batch), and never more than twice; mail that arrived while n8n was down starts once.
 			const inFlight = new Set(before.map((m) => m.messageId));
 			expect(twice.filter((id) => !inFlight.has(id))).toEqual([]);
 			expect([...counts.values()].every((c) => c <= 2)).toBe(true);
