@@ -6,7 +6,8 @@
  * (ActiveWorkflowManager.add -> saveStaticData). A "restart" builds a new Workflow from that saved
  * copy only, so whatever n8n would not have saved is lost, as in a crash.
  */
-import { ExecutionLifecycleHooks, TriggerContext, TriggersAndPollers } from 'n8n-core';
+import * as core from 'n8n-core';
+import { ExecutionLifecycleHooks, TriggerContext } from 'n8n-core';
 import {
 	Workflow,
 	type IDataObject,
@@ -26,6 +27,25 @@ import { CREDENTIAL_TYPE } from '../../nodes/shared/constants';
 import { nodeTypes, type CredentialStore } from './engine';
 
 export const TRIGGER_TYPE = 'n8n-nodes-m365-mail.mailTrigger';
+
+type GetTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) => ITriggerFunctions;
+type RunTrigger = (workflow: Workflow, node: INode, get: GetTriggerFunctions, data: IWorkflowExecuteAdditionalData, mode: WorkflowExecuteMode, activation: WorkflowActivateMode) => Promise<ITriggerResponse | undefined>;
+
+/**
+ * n8n-core's TriggersAndPollers runs `trigger()` as n8n does. n8n-core 2.41 exports it and names the
+ * method runTriggerFunction; the oldest supported n8n-core (2.0, the engine-oldest project) keeps
+ * it in its dist folder and names the method runTrigger.
+ */
+function runTrigger(...args: Parameters<RunTrigger>): ReturnType<RunTrigger> {
+	let Class: unknown = Reflect.get(core, 'TriggersAndPollers');
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	if (typeof Class !== 'function') Class = Reflect.get(require('n8n-core/dist/execution-engine/triggers-and-pollers') as object, 'TriggersAndPollers');
+	if (typeof Class !== 'function') throw new Error('n8n-core has no TriggersAndPollers');
+	const runner: unknown = Reflect.construct(Class, []);
+	const run: unknown = Reflect.get(runner as object, 'runTriggerFunction') ?? Reflect.get(runner as object, 'runTrigger');
+	if (typeof run !== 'function') throw new Error('TriggersAndPollers has no runTriggerFunction/runTrigger');
+	return Reflect.apply(run, runner, args) as ReturnType<RunTrigger>;
+}
 
 export interface Started {
 	/** The items of the execution this emit started. */
@@ -160,7 +180,7 @@ export class TriggerHarness {
 		};
 		const getTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) =>
 			new TriggerContext(wf, n, data, m, a, emit, emitError);
-		this.response = await new TriggersAndPollers().runTriggerFunction(workflow, node, getTriggerFunctions, additionalData, mode, activation);
+		this.response = await runTrigger(workflow, node, getTriggerFunctions, additionalData, mode, activation);
 		this.persist(workflow);
 	}
 
@@ -179,7 +199,7 @@ export class TriggerHarness {
 		const additionalData = this.additionalData(mode);
 		const getTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) =>
 			new TriggerContext(wf, n, data, m, a);
-		const response = await new TriggersAndPollers().runTriggerFunction(workflow, node, getTriggerFunctions, additionalData, mode, 'manual');
+		const response = await runTrigger(workflow, node, getTriggerFunctions, additionalData, mode, 'manual');
 		try {
 			const emitted = response?.manualTriggerResponse;
 			await response?.manualTriggerFunction?.();
