@@ -246,11 +246,23 @@ export interface RunResult {
 
 let executionCounter = 0;
 
+/** What every test execution (workflow or trigger) is given besides its hooks and credentials. */
+export const EXECUTION_DEFAULTS = {
+	restApiUrl: 'http://127.0.0.1:5678/rest',
+	instanceBaseUrl: 'http://127.0.0.1:5678/',
+	webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
+	webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
+	webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
+	formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
+	variables: {},
+	userId: 'user-1',
+} satisfies Partial<IWorkflowExecuteAdditionalData>;
+
 /**
  * The engine reads only part of `IWorkflowExecuteAdditionalData`; everything not given here is
  * undefined (works inside and outside jest, e.g. for the demo and the benchmark).
  */
-function stubbed<T extends object>(given: Partial<T>): T {
+export function stubbed<T extends object>(given: Partial<T>): T {
 	return new Proxy(given, {
 		get(target, key) {
 			if (key in target) return Reflect.get(target, key);
@@ -299,14 +311,7 @@ export async function runWorkflow({ nodes, connections, store, mode = 'manual', 
 		executionId,
 		credentialsHelper: store,
 		currentNodeParameters: undefined,
-		restApiUrl: 'http://127.0.0.1:5678/rest',
-		instanceBaseUrl: 'http://127.0.0.1:5678/',
-		webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
-		webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
-		webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
-		formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
-		variables: {},
-		userId: 'user-1',
+		...EXECUTION_DEFAULTS,
 		ssrfBridge: undefined,
 		otel: undefined,
 	});

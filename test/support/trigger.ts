@@ -24,7 +24,7 @@ import {
 } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE } from '../../nodes/shared/constants';
-import { nodeTypes, type CredentialStore } from './engine';
+import { EXECUTION_DEFAULTS, nodeTypes, stubbed, type CredentialStore } from './engine';
 
 export const TRIGGER_TYPE = 'n8n-nodes-m365-mail.mailTrigger';
 
@@ -51,14 +51,6 @@ export interface Started {
 	/** The items of the execution this emit started. */
 	items: INodeExecutionData[];
 	at: number;
-}
-
-function stubbed<T extends object>(given: Partial<T>): T {
-	return new Proxy(given, {
-		get(target, key) {
-			return key in target ? Reflect.get(target, key) : undefined;
-		},
-	}) as T;
 }
 
 export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'): INode {
@@ -116,14 +108,7 @@ export class TriggerHarness {
 		return stubbed<IWorkflowExecuteAdditionalData>({
 			hooks,
 			credentialsHelper: this.store,
-			restApiUrl: 'http://127.0.0.1:5678/rest',
-			instanceBaseUrl: 'http://127.0.0.1:5678/',
-			webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
-			webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
-			webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
-			formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
-			variables: {},
-			userId: 'user-1',
+			...EXECUTION_DEFAULTS,
 		});
 	}
 
