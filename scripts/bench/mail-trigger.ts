@@ -73,12 +73,16 @@ class StartLog {
 
 	total = 0;
 
+	/** Emits, i.e. executions n8n started (the built-in puts up to 20 messages in one). */
+	executions = 0;
+
 	/** Called synchronously as n8n is handed the emit; `onCount` sees the running total. */
 	onCount?: (total: number) => void;
 
 	attach(h: TriggerHarness): void {
 		h.onStart = (data) => {
 			const now = performance.now();
+			this.executions++;
 			for (const item of data[0] ?? []) {
 				const id = messageIdOf(item);
 				this.at.set(id, [...(this.at.get(id) ?? []), now]);
@@ -215,6 +219,7 @@ interface BacklogResult {
 	heapAt100: number;
 	heapAtAll: number;
 	refused: number;
+	executions: number;
 }
 
 /** Part 2 for one trigger: activate it with the backlog waiting, until every message started. */
@@ -255,11 +260,21 @@ async function drainBacklog(side: Side, pair: Pair, ids: string[]): Promise<Back
 		heapAt100,
 		heapAtAll,
 		refused: pair.h.duplicatesRefused - refusedBefore,
+		executions: counted.executions,
 	};
 }
 
+interface VerifyTimes {
+	/** The node's execution time in n8n's run data. */
+	ours: number[];
+	/** The node's own duration of its IMAP Login check (whole milliseconds). */
+	imapPart: number[];
+	raw: number[];
+	rawSame: number[];
+}
+
 /** Part 3: Verify Mailbox (IMAP Login only) vs raw imapflow, in paired rounds. */
-async function verifyVsRaw(store: CredentialStore): Promise<{ ours: number[]; raw: number[]; rawSame: number[] }> {
+async function verifyVsRaw(store: CredentialStore): Promise<VerifyTimes> {
 	const ca = readFileSync(stack.caPath);
 	const token = String(store.tokenData('m365').access_token);
 	const raw = async (same: boolean) => {
@@ -288,10 +303,14 @@ async function verifyVsRaw(store: CredentialStore): Promise<{ ours: number[]; ra
 		if (!task || task.error) throw new Error(`Verify Mailbox failed: ${task?.error?.message ?? 'did not run'}`);
 		const out = task.data?.main?.[0]?.[0]?.json;
 		if (out?.status !== 'Verified') throw new Error(`Verify Mailbox did not verify: ${JSON.stringify(out)}`);
+		const checks = Array.isArray(out.checks) ? (out.checks as IDataObject[]) : [];
+		imapPart.push(Number(checks.find((c) => c.name === 'imap')?.durationMs ?? Number.NaN));
 		return task.executionTime;
 	};
+	const imapPart: number[] = [];
 	await verify(); // warm-up: JIT, TLS code paths
 	await raw(true);
+	imapPart.splice(0);
 	const result = { ours: [] as number[], raw: [] as number[], rawSame: [] as number[] };
 	for (let i = 0; i < VERIFY_ROUNDS; i++) {
 		if (i % 2) {
@@ -304,7 +323,7 @@ async function verifyVsRaw(store: CredentialStore): Promise<{ ours: number[]; ra
 			result.rawSame.push(await raw(true));
 		}
 	}
-	return result;
+	return { ...result, imapPart };
 }
 
 async function main(): Promise<void> {
@@ -365,7 +384,7 @@ async function main(): Promise<void> {
 	}
 }
 
-function report(quiet: Record<Side, number[]>, busy: Record<Side, number[]> | undefined, backlog: Record<Side, BacklogResult>, verify: { ours: number[]; raw: number[]; rawSame: number[] }): void {
+function report(quiet: Record<Side, number[]>, busy: Record<Side, number[]> | undefined, backlog: Record<Side, BacklogResult>, verify: VerifyTimes): void {
 	const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 	const f = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`).padStart(8);
 	console.log(`\nMail Trigger vs n8n's Email Trigger (IMAP): one real Dovecot (ours: XOAUTH2-only port; built-in: the stack's password port), mail through Postfix, both through n8n-core's trigger path`);
@@ -375,7 +394,7 @@ function report(quiet: Record<Side, number[]>, busy: Record<Side, number[]> | un
 		for (const side of ['ours', 'builtin'] as const) console.log(`    ${LABEL[side].padEnd(42)} median ${f(median(ms[side]))}   p95 ${f(percentile(ms[side], 95))}   max ${f(Math.max(...ms[side]))}`);
 		const ratio = median(ms.ours) / median(ms.builtin);
 		const ratio95 = percentile(ms.ours, 95) / percentile(ms.builtin, 95);
-		console.log(`    ours / built-in: median ${ratio.toFixed(2)}x, p95 ${ratio95.toFixed(2)}x   (target <= 1.0x)   ${verdict(ratio <= 1 && ratio95 <= 1)}`);
+		console.log(`    ours / built-in: median ${ratio.toFixed(3)}x, p95 ${ratio95.toFixed(3)}x   (target <= 1.0x)   ${verdict(ratio <= 1 && ratio95 <= 1)}`);
 		if (VERBOSE) for (const side of ['ours', 'builtin'] as const) console.log(`    ${side}: ${ms[side].map((v) => v.toFixed(0)).join(' ')}`);
 	};
 	latencyRows(`quiet mailbox (each message >= ${QUIET_GAP_MS / 1000} s after that trigger's previous start)`, quiet);
@@ -386,11 +405,11 @@ function report(quiet: Record<Side, number[]>, busy: Record<Side, number[]> | un
 	for (const side of ['ours', 'builtin'] as const) {
 		const b = backlog[side];
 		const growth = (b.heapAtAll - b.heapAt100) / 1024 / 1024;
-		console.log(`  ${LABEL[side].padEnd(42)} ${f(b.ms)}  ${b.perSecond.toFixed(0).padStart(5)} msg/s   started twice ${b.twice}, missed ${b.missed}${b.refused ? `, ${b.refused} re-emits refused by n8n's de-duplication key` : ''}   heap after gc at 100: ${(b.heapAt100 / 1048576).toFixed(1)} MB, at ${BACKLOG}: ${(b.heapAtAll / 1048576).toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MB)`);
+		console.log(`  ${LABEL[side].padEnd(42)} ${f(b.ms)}  ${b.perSecond.toFixed(0).padStart(5)} msg/s   ${String(b.executions).padStart(3)} executions   started twice ${b.twice}, missed ${b.missed}${b.refused ? `, ${b.refused} re-emits refused by n8n's de-duplication key` : ''}   heap after gc at 100: ${(b.heapAt100 / 1048576).toFixed(1)} MB, at ${BACKLOG}: ${(b.heapAtAll / 1048576).toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MB)`);
 	}
 	const throughput = backlog.ours.perSecond / backlog.builtin.perSecond;
 	console.log(`  exactly once (0 twice, 0 missed, both)          ${verdict(n === 0)}`);
-	console.log(`  throughput ours / built-in   ${throughput.toFixed(2)}x   (higher is better; target >= 1.0x)   ${verdict(throughput >= 1)}`);
+	console.log(`  throughput ours / built-in   ${throughput.toFixed(2)}x   (messages/s; higher is better for ours; the issue sets no target. Ours starts one execution per message, the built-in one per batch of up to 20)`);
 	const growth = (backlog.ours.heapAtAll - backlog.ours.heapAt100) / 1024 / 1024;
 	// An item kept per message (headers, text) would cost a few KB each: 400 more messages, over 1 MB.
 	console.log(`  ours: heap growth from 100 to ${BACKLOG} started ${growth.toFixed(2)} MB (target < 1 MB: memory does not grow with the number of messages)   ${verdict(growth < 1)}`);
@@ -404,6 +423,8 @@ function report(quiet: Record<Side, number[]>, busy: Record<Side, number[]> | un
 	console.log(`  raw imapflow: connect, LIST, STATUS INBOX, GETQUOTAROOT, logout (the same commands)                          ${f(median(verify.rawSame))}`);
 	console.log(`  Verify Mailbox / raw (connect, status, logout)   ${r.toFixed(2)}x   (target <= 1.2x)   ${verdict(r <= 1.2)}`);
 	console.log(`  Verify Mailbox / raw (same commands)             ${rSame.toFixed(2)}x`);
+	const part = median(verify.imapPart);
+	console.log(`  its IMAP Login check alone (the node's own durationMs, whole ms: connect, LIST, STATUS, GETQUOTAROOT, logout) ${f(part)}: ${(part / median(verify.raw)).toFixed(2)}x raw (connect, status, logout), ${(part / median(verify.rawSame)).toFixed(2)}x raw (same commands)`);
 }
 
 main().then(
