@@ -11,6 +11,9 @@
  * `starttls: true` serves plain IMAP with STARTTLS (port 143 style) instead of implicit TLS;
  * `unavailableNext(n)` answers the next n logins `NO [UNAVAILABLE] Temporary authentication
  * failure`, as Dovecot and Exchange do when the token cannot be checked right now.
+ * `idle: false` leaves IDLE out of the capabilities (a server or proxy without it);
+ * `goDown()` / `comeBack()` stop the server (connections cut, new ones refused) and start it again
+ * on the same port with the same mailbox, as a server restart or an outage does.
  * Logins follow Exchange: the token's own mailbox, or one its account has Full Access on (the
  * test IdP's directory), and only the mailbox this server holds.
  */
@@ -37,8 +40,15 @@ export interface ImapServerOptions {
 	starttls?: boolean;
 	/** Offer UIDPLUS (UID EXPUNGE), as Exchange Online does (default true). */
 	uidplus?: boolean;
-	/** More folders under the root, e.g. names a server or a user chose. */
+	/** More folders under the root, e.g. names a server or a user chose; `Parent/Child` nests one level. */
 	extraFolders?: string[];
+	/** Offer IDLE (default true). */
+	idle?: boolean;
+	/**
+	 * `Parent/Child` paths: `Parent` is listed `\Noselect` (a hierarchy level only) with the normal
+	 * folder `Child` below it; a name without `/` is a `\Noselect` folder on its own.
+	 */
+	noselectFolders?: string[];
 }
 
 export interface LoginAttempt {
@@ -82,6 +92,12 @@ export interface ImapServer {
 	cutOn(command: string, count?: number): void;
 	/** Every open connection stays open but never says anything again (a hung server or a dead path). */
 	silence(): void;
+	/** Stops listening and cuts every connection: connecting is refused until `comeBack()`. */
+	goDown(): Promise<void>;
+	/** Listens again on the same port, with the same mailbox. */
+	comeBack(): Promise<void>;
+	/** Connections accepted so far (TCP, whether or not they signed in). */
+	readonly accepted: number;
 	stop(): Promise<void>;
 }
 
@@ -264,6 +280,9 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			dropConnections: unsupported,
 			cutOn: unsupported,
 			silence: unsupported,
+			goDown: unsupported,
+			comeBack: unsupported,
+			accepted: 0,
 			stop: async () => await stall?.stop(),
 		};
 	}
@@ -286,10 +305,27 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			},
 		},
 	};
-	const folders: Record<string, { 'special-use'?: string; messages: never[] }> = storage[''].folders;
-	for (const name of options.extraFolders ?? []) folders[name] = { messages: [] };
+	interface Folder {
+		'special-use'?: string;
+		flags?: string[];
+		messages: never[];
+		folders?: Record<string, Folder>;
+	}
+	const folders: Record<string, Folder> = storage[''].folders;
+	for (const name of options.extraFolders ?? []) {
+		// "Parent/Child": both selectable, Child one level below Parent.
+		const [first, ...rest] = name.split('/');
+		const parent = (folders[first] ??= { messages: [] });
+		if (rest.length) (parent.folders ??= {})[rest.join('/')] = { messages: [] };
+	}
+	// "Parent/Child": the parent exists only as a hierarchy level (\Noselect), as on Dovecot with
+	// LAYOUT=fs when only the child was created.
+	for (const path of options.noselectFolders ?? []) {
+		const [parent, ...rest] = path.split('/');
+		folders[parent] = { flags: ['\\Noselect'], messages: [], folders: rest.length ? { [rest.join('/')]: { messages: [] } } : {} };
+	}
 	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
-		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', 'idle', 'move',
+		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', ...(options.idle === false ? [] : ['idle']), 'move',
 		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
 		cutGate(cuts),
@@ -301,7 +337,9 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	// A client that disappears mid-session must not crash the test process.
 	imap.server.on('tlsClientError', () => undefined);
 	const sockets = new Set<Socket>();
+	let accepted = 0;
 	imap.server.on('connection', (socket: Socket) => {
+		accepted++;
 		sockets.add(socket);
 		socket.on('close', () => sockets.delete(socket));
 	});
@@ -349,6 +387,23 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		},
 		cutOn: (command, count = 1) => {
 			cuts.set(command.toUpperCase(), count);
+		},
+		goDown: async () => {
+			const closed = close(imap.server);
+			for (const s of sockets) s.destroy();
+			await closed;
+		},
+		comeBack: async () => {
+			await new Promise<void>((resolve, reject) => {
+				imap.server.once('error', reject);
+				imap.server.listen(port, HOST, () => {
+					imap.server.off('error', reject);
+					resolve();
+				});
+			});
+		},
+		get accepted() {
+			return accepted;
 		},
 		silence: () => {
 			for (const c of connections) {
