@@ -129,6 +129,7 @@ export class MailTrigger implements INodeType {
 				keyPrefix: `m365-mail-trigger:${this.getWorkflow().id ?? ''}:${this.getNode().id}:${createHash('sha256').update(options.folder).digest('hex').slice(0, 12)}`,
 				fail: (failure) => this.emitError(triggerError(this, failure)),
 				warn: (message) => this.logger.warn(`Microsoft 365 Mail Trigger "${this.getNode().name}": ${message}`),
+				info: (message) => this.logger.info(`Microsoft 365 Mail Trigger "${this.getNode().name}": ${message}`),
 			},
 			options,
 		);

@@ -1,0 +1,56 @@
+/**
+ * Failures the user must act on, remembered per trigger (workflow, node, folder) in this n8n process
+ * from the moment they are reported until the trigger connects again.
+ *
+ * Why it lives outside the watcher: n8n answers a trigger's emitError by closing the trigger and
+ * activating the workflow again (n8n 2.x ActiveWorkflowManager: first after 1 s, then doubling up to
+ * 24 h while activation keeps failing). The new activation is a new watcher; this tells it that the
+ * failure was reported already (so it keeps retrying by itself, backoff capped at 5 minutes, instead
+ * of reporting again or letting n8n's wait grow to a day) and where the trigger was: n8n re-activates
+ * with the workflow data it loaded before, whose static data can predate the last saved position.
+ */
+import type { Cursor } from './cursor';
+
+export interface FailureEpisode {
+	/** Catalogue code of the failure last reported to n8n. */
+	code: string;
+	/** Failed connection attempts so far (drives the backoff). */
+	failures: number;
+	/** The last position n8n had confirmed when the failure was reported. */
+	cursor?: Cursor;
+	/** When it was last handed to n8n (emitError, or an activation that threw). */
+	handedOverAt: number;
+}
+
+/**
+ * n8n re-activates within seconds of a report. An episode older than this at activation was not
+ * followed by n8n's re-activation (the workflow was deactivated or changed meanwhile): the new
+ * activation starts afresh and reports what it finds.
+ */
+export const HANDOVER_WINDOW_MS = 120_000;
+
+const episodes = new Map<string, FailureEpisode>();
+
+export function episodeOf(key: string): FailureEpisode | undefined {
+	return episodes.get(key);
+}
+
+/** The episode a new activation continues, if n8n is re-activating after a report. */
+export function handedOver(key: string, now = Date.now()): FailureEpisode | undefined {
+	const e = episodes.get(key);
+	if (e && now - e.handedOverAt > HANDOVER_WINDOW_MS) {
+		episodes.delete(key);
+		return undefined;
+	}
+	return e;
+}
+
+export function report(key: string, episode: Omit<FailureEpisode, 'handedOverAt'>, now = Date.now()): void {
+	episodes.set(key, { ...episode, handedOverAt: now });
+}
+
+export function endEpisode(key: string): FailureEpisode | undefined {
+	const e = episodes.get(key);
+	episodes.delete(key);
+	return e;
+}
