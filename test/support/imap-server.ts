@@ -98,6 +98,8 @@ export interface ImapServer {
 	comeBack(): Promise<void>;
 	/** Connections accepted so far (TCP, whether or not they signed in). */
 	readonly accepted: number;
+	/** How often clients sent a command so far, e.g. `IDLE`, `UID SEARCH`. */
+	commandCount(command: string): number;
 	stop(): Promise<void>;
 }
 
@@ -198,8 +200,8 @@ function notConnectedGate(server: HoodiecrowServer): void {
 	};
 }
 
-/** Cuts the socket instead of answering a chosen command (armed by `cutOn`). */
-function cutGate(cuts: Map<string, number>) {
+/** Counts every command and cuts the socket instead of answering a chosen one (armed by `cutOn`). */
+function cutGate(cuts: Map<string, number>, seen: Map<string, number>) {
 	return (server: HoodiecrowServer): void => {
 		const original = server.getCommandHandler.bind(server);
 		server.getCommandHandler = (command: string) => {
@@ -207,6 +209,7 @@ function cutGate(cuts: Map<string, number>) {
 			if (!handler) return handler;
 			const gated: CommandHandler = (connection, parsed, data, callback) => {
 				const key = command.toUpperCase();
+				seen.set(key, (seen.get(key) ?? 0) + 1);
 				const left = cuts.get(key) ?? 0;
 				if (left <= 0) return handler(connection, parsed, data, callback);
 				cuts.set(key, left - 1);
@@ -281,6 +284,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			cutOn: unsupported,
 			silence: unsupported,
 			goDown: unsupported,
+			commandCount: unsupported,
 			comeBack: unsupported,
 			accepted: 0,
 			stop: async () => await stall?.stop(),
@@ -289,6 +293,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 
 	let current: ImapMode = mode;
 	const cuts = new Map<string, number>();
+	const seen = new Map<string, number>();
 	const connections = new Set<HoodiecrowConnection>();
 	const silenced = new Set<HoodiecrowConnection>();
 	let unavailable = 0;
@@ -328,7 +333,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', ...(options.idle === false ? [] : ['idle']), 'move',
 		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
-		cutGate(cuts),
+		cutGate(cuts, seen),
 		(server: HoodiecrowServer) => server.connectionHandlers.push((c) => connections.add(c)),
 	];
 	if (options.quota !== false) plugins.push(quotaPlugin);
@@ -405,6 +410,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 		get accepted() {
 			return accepted;
 		},
+		commandCount: (command) => seen.get(command.toUpperCase()) ?? 0,
 		silence: () => {
 			for (const c of connections) {
 				// Reads are dropped and nothing is written: the connection stays up, the server is mute.
