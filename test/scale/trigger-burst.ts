@@ -60,10 +60,14 @@ function processName(pid: number, roots: Map<number, string>): string {
 	return `pid ${pid} (not n8n)`;
 }
 
-/** The PIDs holding established TCP connections to the given local port (as the client side). */
-function imapClientPids(port: number): number[] {
+/** Client sockets connected to the given port (its local address and the PID holding it). */
+function imapClients(port: number): Array<{ socket: string; pid: number }> {
 	const out = spawnSync('ss', ['-tnpH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
-	return [...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+	// "Recv-Q Send-Q Local:Port Peer:Port users:(("node",pid=123,fd=45))"
+	return out
+		.split('\n')
+		.map((line) => ({ socket: line.trim().split(/\s+/)[2] ?? '', pid: Number(/pid=(\d+)/.exec(line)?.[1]) }))
+		.filter((c) => c.socket && Number.isFinite(c.pid));
 }
 
 async function deliver(port: number, list: Mail[]): Promise<void> {
@@ -113,7 +117,7 @@ async function run(): Promise<void> {
 	const checks: Array<[string, boolean, string]> = [];
 	const check = (name: string, ok: boolean, detail: string) => {
 		checks.push([name, ok, detail]);
-		console.log(`${ok ? 'PASS' : 'FAIL'} trigger ${name}: ${detail}`);
+		console.log(`${ok ? 'PASS' : 'FAIL'} [trigger burst] ${name}: ${detail}`);
 	};
 	const roots = new Map<number, string>();
 	for (const name of PROCESSES) {
@@ -150,12 +154,16 @@ async function run(): Promise<void> {
 
 	// Who holds IMAP connections to Dovecot, sampled from activation to the end of the burst.
 	const holders = new Map<string, number>();
+	const sockets = new Set<string>();
+	let samples = 0;
 	let sampling = true;
 	const sampler = (async () => {
 		while (sampling) {
-			for (const pid of imapClientPids(stack.ports.m365Imaps)) {
+			samples++;
+			for (const { socket, pid } of imapClients(stack.ports.m365Imaps)) {
 				const name = processName(pid, roots);
 				holders.set(name, (holders.get(name) ?? 0) + 1);
+				sockets.add(socket);
 			}
 			await sleep(500);
 		}
@@ -176,7 +184,7 @@ async function run(): Promise<void> {
 				if (!listening) await sleep(1000);
 			}
 		}
-		check('trigger listening', listening, listening ? 'a probe message started an execution' : 'no probe started an execution in 120 s');
+		check('listening', listening, listening ? 'a probe message started an execution' : 'no probe started an execution in 120 s');
 		if (!listening) throw new Error('the trigger never started');
 
 		const batch: Mail[] = Array.from({ length: BURST }, (_, i) => ({ messageId: `${tag}-${i}@scale.example.test`, subject: `${tag} #${i}` }));
@@ -221,12 +229,16 @@ async function run(): Promise<void> {
 
 		const holderText = [...holders.entries()].map(([n, c]) => `${n} ${c}`).join(', ') || 'none seen';
 		const onlyMain = holders.size === 1 && holders.has('main');
-		check('trigger ran on the main only', onlyMain, `IMAP connections to Dovecot :${stack.ports.m365Imaps} per process (ss samples): ${holderText}`);
+		check(
+			'the trigger ran on the main only',
+			onlyMain,
+			`${samples} samples of the IMAP connections to Dovecot :${stack.ports.m365Imaps}: seen held by ${holderText} (times); ${sockets.size} distinct client socket(s)`,
+		);
 
-		const figures = { burst: BURST, executions: executions.length, distinct: counts.size, twice: twice.length, missing: missing.length, worker1: perWorker[0], worker2: perWorker[1], imapHolders: Object.fromEntries(holders), handedOverMs, wallMs };
+		const figures = { burst: BURST, executions: executions.length, distinct: counts.size, twice: twice.length, missing: missing.length, worker1: perWorker[0], worker2: perWorker[1], imapHolders: Object.fromEntries(holders), imapSockets: sockets.size, samples, handedOverMs, wallMs };
 		console.log(
 			`trigger burst: ${BURST} messages handed to Postfix in ${(handedOverMs / 1000).toFixed(1)} s, all started in ${(wallMs / 1000).toFixed(1)} s; ` +
-				`executions ${executions.length} (worker1 ${perWorker[0]}, worker2 ${perWorker[1]}); IMAP connection samples: ${holderText}`,
+				`executions ${executions.length} (worker1 ${perWorker[0]}, worker2 ${perWorker[1]}); IMAP connections held by: ${holderText} in ${samples} samples, ${sockets.size} distinct socket(s)`,
 		);
 		writeFileSync(join(STATE, 'result-trigger.json'), JSON.stringify({ ...figures, checks }, null, 2));
 	} finally {
