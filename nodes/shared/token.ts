@@ -86,6 +86,12 @@ export class TokenSession {
 	/** Token requests this session made (0 when the stored token was fresh). */
 	refreshes = 0;
 
+	/**
+	 * Expiry of the token this session's own refresh got, from its `expires_in` (n8n before 2.33
+	 * records none on a refresh, and what it returns may still carry the old token's).
+	 */
+	private refreshedExpiresAt?: number;
+
 	private constructor(
 		private readonly ctx: TokenContext,
 		private readonly credentials: IDataObject,
@@ -119,7 +125,7 @@ export class TokenSession {
 	}
 
 	get expiresAt(): number | undefined {
-		return expiresAtOf(this.tokenData);
+		return this.refreshedExpiresAt ?? expiresAtOf(this.tokenData);
 	}
 
 	/** Who logs in where: SMTP as the signed-in account, IMAP as the mailbox (app-only: the mailbox for both). */
@@ -175,6 +181,7 @@ export class TokenSession {
 
 	private async refreshOnce(): Promise<void> {
 		const before = this.secrets();
+		const askedAt = Date.now();
 		this.refreshes++;
 		const outcome = await withTimeout(
 			this.ctx.helpers.refreshOAuth2Token.call(this.ctx, CREDENTIAL_TYPE),
@@ -192,7 +199,14 @@ export class TokenSession {
 				serverResponse: failure.serverResponse && redact(failure.serverResponse, before),
 			});
 		}
-		this.tokenData = { ...this.tokenData, ...tokenDataOf(outcome.fresh) };
+		const fresh = tokenDataOf(outcome.fresh);
+		this.tokenData = { ...this.tokenData, ...fresh };
+		// Count the new token's life from the moment it was asked for. n8n before 2.33 records no
+		// expiry on a refresh and hands back the old token's `n8n_expires_at` merged with the answer.
+		const lifetime = Number(fresh.expires_in);
+		const recorded = expiresAtOf(fresh);
+		this.refreshedExpiresAt =
+			Number.isFinite(lifetime) && lifetime > 0 ? askedAt + lifetime * 1000 : recorded !== undefined && recorded > askedAt ? recorded : undefined;
 		if (!this.tokenData.access_token)
 			throw new MailError({ source: 'token', retryable: true, ...TOKEN_FAILURES.unavailable });
 	}

@@ -5,39 +5,48 @@
 // many executions n8n started, and for which messages.
 import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
-import { installN8n, n8nAtLeast, N8N_VERSION, restartN8n, startN8n, stopN8n } from '../n8n/cli';
+import { exportCredential, installN8n, n8nAtLeast, N8N_VERSION, restartN8n, startN8n, stopN8n } from '../n8n/cli';
 import { N8nClient, nodeOutput, type WorkflowInput, type WorkflowSummary } from '../n8n/client';
-import { ensureMailStack, mailStackConfig, stopMailStack } from '../stack/mailstack';
-import { buildAndPack, CREDENTIAL_TYPE, delegatedCredentialData, E2E_CLIENT, idpAdmin, PACKAGE } from './support';
+import { ensureMailStack, mailStackConfig, restartDovecot, stopMailStack } from '../stack/mailstack';
+import { buildAndPack, CREDENTIAL_TYPE, delegatedCredentialData, E2E_CLIENT, idpAdmin, PACKAGE, record } from './support';
 
 jest.setTimeout(600_000);
 
 const stack = mailStackConfig();
 const admin = idpAdmin(stack);
 const ALICE = 'alice@example.test';
+const SHARED = 'shared@example.test';
+/** An app registration whose access tokens live 30 seconds (a token lifetime policy in Entra terms). */
+const SHORT_TOKEN_CLIENT = { clientId: 'e2e-n8n-m365-mail-30s', clientSecret: 'e2e-n8n-30s-secret-not-real', accessTokenTtlSeconds: 30 };
 const TRIGGER = 'Microsoft 365 Mail Trigger';
 /** README, "Exactly once": n8n 2.41+ refuses a second execution with the same de-duplication key; older n8n is at-least-once. */
 const EXACTLY_ONCE = n8nAtLeast('2.41.0');
 
 let n8n: N8nClient;
-let credential: { id: string; name: string };
+type CredentialRef = { id: string; name: string };
+let credential: CredentialRef;
 let stackStartedHere = false;
 let cleanupPack: (() => void) | undefined;
 
 beforeAll(async () => {
 	stackStartedHere = await ensureMailStack(stack);
 	await admin.addClient(E2E_CLIENT);
+	await admin.addClient(SHORT_TOKEN_CLIENT);
 	await installN8n();
 	const pack = buildAndPack();
 	cleanupPack = pack.cleanup;
 	await startN8n({ packageTarball: pack.tarball });
 	n8n = N8nClient.fromEnv();
 	await n8n.login();
-	const name = 'e2e mail trigger (alice)';
-	const created = await n8n.createCredential({ name, type: CREDENTIAL_TYPE, data: delegatedCredentialData(stack) });
-	expect(await n8n.connectOAuth2(created.id)).toMatchObject({ ok: true });
-	credential = { id: created.id, name };
+	credential = await connectedCredential('e2e mail trigger (alice)', {});
 }, 30 * 60_000);
+
+/** A credential created through the REST API and connected with "Connect my account" (the IdP signs in alice). */
+async function connectedCredential(name: string, overrides: Record<string, unknown>): Promise<CredentialRef> {
+	const created = await n8n.createCredential({ name, type: CREDENTIAL_TYPE, data: { ...delegatedCredentialData(stack), ...overrides } });
+	expect(await n8n.connectOAuth2(created.id)).toMatchObject({ ok: true });
+	return { id: created.id, name };
+}
 
 afterAll(async () => {
 	await stopN8n().catch(() => undefined);
@@ -47,8 +56,8 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Trigger (subject contains `tag`, so other mail in alice's INBOX does not count) -> No Operation. */
-function triggerWorkflow(tag: string): WorkflowInput {
+/** Trigger (subject contains `tag`, so other mail in the INBOX does not count) -> No Operation. */
+function triggerWorkflow(tag: string, cred: CredentialRef = credential): WorkflowInput {
 	return {
 		name: `e2e trigger ${tag}`,
 		nodes: [
@@ -58,7 +67,7 @@ function triggerWorkflow(tag: string): WorkflowInput {
 				type: `${PACKAGE}.mailTrigger`,
 				typeVersion: 1,
 				position: [0, 0],
-				credentials: { [CREDENTIAL_TYPE]: credential },
+				credentials: { [CREDENTIAL_TYPE]: cred },
 				parameters: { folder: { __rl: true, mode: 'path', value: 'INBOX' }, filters: { subject: tag } },
 			},
 			{ id: randomUUID(), name: 'Record', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [220, 0], parameters: {} },
@@ -73,14 +82,14 @@ function messages(tag: string, from: number, count: number): Array<{ messageId: 
 	return Array.from({ length: count }, (_, i) => ({ messageId: `${tag}-${from + i}@e2e.example.test`, subject: `${tag} #${from + i}` }));
 }
 
-/** Hands the messages to Postfix (plain relay port), which delivers them to alice's Maildir. */
-async function deliver(list: Array<{ messageId: string; subject: string }>): Promise<void> {
+/** Hands the messages to Postfix (plain relay port), which delivers them to the mailbox's Maildir (alice's by default). */
+async function deliver(list: Array<{ messageId: string; subject: string }>, to = ALICE): Promise<void> {
 	const transport = createTransport({ host: '127.0.0.1', port: stack.ports.smtpRelay, secure: false, ignoreTLS: true, pool: true, maxConnections: 4 });
 	try {
 		await Promise.all(
 			list.map(async (m) => {
-				const info = await transport.sendMail({ from: 'sender@example.test', to: ALICE, subject: m.subject, text: `body of ${m.subject}`, messageId: `<${m.messageId}>` });
-				expect(info.accepted).toEqual([ALICE]);
+				const info = await transport.sendMail({ from: 'sender@example.test', to, subject: m.subject, text: `body of ${m.subject}`, messageId: `<${m.messageId}>` });
+				expect(info.accepted).toEqual([to]);
 			}),
 		);
 	} finally {
@@ -92,10 +101,11 @@ async function deliver(list: Array<{ messageId: string; subject: string }>): Pro
 const finishedOutput = new Map<string, Array<Record<string, unknown>>>();
 
 /** The Message-ID each finished execution of the workflow started for (one per execution), and the statuses. */
-async function started(workflowId: string): Promise<{ ids: string[]; unfinished: number; failed: string[] }> {
+async function started(workflowId: string): Promise<{ ids: string[]; unfinished: number; failed: string[]; items: Array<Record<string, unknown>> }> {
 	const executions = await n8n.listExecutions({ workflowId, limit: 100 }); // n8n's maximum; a test starts fewer than 50
 	const ids: string[] = [];
 	const failed: string[] = [];
+	const all: Array<Record<string, unknown>> = [];
 	let unfinished = 0;
 	for (const e of executions) {
 		if (['new', 'running', 'waiting'].includes(e.status)) {
@@ -106,13 +116,19 @@ async function started(workflowId: string): Promise<{ ids: string[]; unfinished:
 		const items = finishedOutput.get(e.id) ?? nodeOutput(await n8n.getExecution(e.id), TRIGGER);
 		finishedOutput.set(e.id, items);
 		for (const item of items) ids.push(String(item.messageId).replace(/^<|>$/g, ''));
+		all.push(...items);
 		if (items.length !== 1) failed.push(`${e.id}: ${items.length} items`);
 	}
-	return { ids, unfinished, failed };
+	return { ids, unfinished, failed, items: all };
 }
 
 /** Polls until every expected Message-ID has started, then waits `quietMs` more for any late duplicate. */
-async function waitForStarts(workflowId: string, expected: string[], timeoutMs: number, quietMs = 15_000): Promise<{ ids: string[]; failed: string[] }> {
+async function waitForStarts(
+	workflowId: string,
+	expected: string[],
+	timeoutMs: number,
+	quietMs = 15_000,
+): Promise<{ ids: string[]; failed: string[]; items: Array<Record<string, unknown>> }> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const now = await started(workflowId);
@@ -123,7 +139,7 @@ async function waitForStarts(workflowId: string, expected: string[], timeoutMs: 
 	}
 	await sleep(quietMs);
 	const settled = await started(workflowId);
-	return { ids: settled.ids, failed: settled.failed };
+	return { ids: settled.ids, failed: settled.failed, items: settled.items };
 }
 
 function countBy(ids: string[]): Map<string, number> {
@@ -133,8 +149,8 @@ function countBy(ids: string[]): Map<string, number> {
 }
 
 /** Activates the workflow and waits until a probe message has started it: from then on the trigger is listening. */
-async function deployListening(tag: string): Promise<{ workflow: WorkflowSummary; probe: string }> {
-	const workflow = await n8n.deployWorkflow(triggerWorkflow(tag));
+async function deployListening(tag: string, cred: CredentialRef = credential, to = ALICE): Promise<{ workflow: WorkflowSummary; probe: string }> {
+	const workflow = await n8n.deployWorkflow(triggerWorkflow(tag, cred));
 	expect(workflow.active).toBe(true);
 	const [probe] = messages(`${tag}-probe`, 0, 1);
 	// "New messages only": a probe sent too early (before the trigger read UIDNEXT) is never started,
@@ -142,7 +158,7 @@ async function deployListening(tag: string): Promise<{ workflow: WorkflowSummary
 	const deadline = Date.now() + 120_000;
 	for (let n = 0; ; n++) {
 		const p = { ...probe, messageId: `${tag}-probe${n}@e2e.example.test`, subject: `${tag} probe ${n}` };
-		await deliver([p]);
+		await deliver([p], to);
 		const until = Date.now() + 20_000;
 		while (Date.now() < until) {
 			const ids = (await started(workflow.id)).ids;
@@ -208,6 +224,72 @@ describe(`Microsoft 365 Mail Trigger in a real n8n ${N8N_VERSION} (${EXACTLY_ONC
 			expect(twice.filter((id) => !inFlight.has(id))).toEqual([]);
 			expect([...counts.values()].every((c) => c <= 2)).toBe(true);
 		}
+		await n8n.deleteWorkflow(workflow.id);
+	});
+	test('access tokens that live 30 seconds: the trigger renews them through n8n again and again (at least three times) and keeps starting each message once', async () => {
+		const short = await connectedCredential('e2e mail trigger (alice, 30-second tokens)', { clientId: SHORT_TOKEN_CLIENT.clientId, clientSecret: SHORT_TOKEN_CLIENT.clientSecret });
+		const since = Date.now();
+		const tag = `tok-${randomUUID().slice(0, 8)}`;
+		const { workflow } = await deployListening(tag, short);
+		// One message every 15 s for 105 s: each token lives 30 s, so mail arrives on several connections.
+		const batch = messages(tag, 1, 8);
+		for (const m of batch) {
+			await deliver([m]);
+			await sleep(15_000);
+		}
+		const { ids, failed } = await waitForStarts(workflow.id, batch.map((m) => m.messageId), 120_000);
+		const requests = (await admin.tokenRequests()).filter((r) => r.clientId === SHORT_TOKEN_CLIENT.clientId && r.at >= since);
+		const renewals = requests.filter((r) => r.grantType === 'refresh_token');
+		console.log(`n8n ${N8N_VERSION}: 30-second tokens: ${renewals.length} refreshes in ${Math.round((Date.now() - since) / 1000)} s (${requests.map((r) => `${r.grantType}:${r.status}`).join(', ')})`);
+		expect(failed).toEqual([]);
+		const counts = countBy(ids.filter((id) => !id.includes('-probe')));
+		expect([...counts.keys()].sort()).toEqual(batch.map((m) => m.messageId).sort());
+		expect([...counts.values()].filter((c) => c !== 1)).toEqual([]);
+		expect(renewals.length).toBeGreaterThanOrEqual(3);
+		expect(requests.filter((r) => r.status !== 200)).toEqual([]);
+		// Through n8n's helper: n8n saved the renewed token (its expiry is that of one of the last refreshes).
+		const tokenData = record(record((await exportCredential(short.id)).data).oauthTokenData);
+		expect(Number(tokenData.n8n_expires_at)).toBeGreaterThan(renewals[renewals.length - 1].at);
+		await n8n.deleteWorkflow(workflow.id);
+	});
+
+	test('Dovecot restarted while the trigger is in IDLE: it reconnects by itself and starts the mail before, during and after, each once', async () => {
+		const tag = `dov-${randomUUID().slice(0, 8)}`;
+		const { workflow } = await deployListening(tag);
+		const before = messages(tag, 1, 5);
+		const after = messages(tag, 6, 5);
+		await deliver(before);
+		await waitForStarts(workflow.id, before.map((m) => m.messageId), 120_000, 5_000);
+		await sleep(3_000); // back in IDLE
+		restartDovecot('m365'); // SIGTERM cuts every IMAP session, then Dovecot listens again
+		await deliver(after); // while the trigger waits to reconnect
+		const expected = [...before, ...after].map((m) => m.messageId);
+		const { ids, failed } = await waitForStarts(workflow.id, expected, 180_000);
+		expect(failed).toEqual([]);
+		const counts = countBy(ids.filter((id) => !id.includes('-probe')));
+		expect([...counts.keys()].sort()).toEqual([...expected].sort());
+		expect([...counts.values()].filter((c) => c !== 1)).toEqual([]);
+		// Still listening afterwards: one more message starts too.
+		const late = messages(tag, 11, 1);
+		await deliver(late);
+		const final = await waitForStarts(workflow.id, [...expected, late[0].messageId], 120_000, 5_000);
+		expect(countBy(final.ids).get(late[0].messageId)).toBe(1);
+		await n8n.deleteWorkflow(workflow.id);
+	});
+
+	test('a shared mailbox: alice signs in, the trigger watches shared@ (Full Access) and starts each message sent to it once', async () => {
+		const sharedCredential = await connectedCredential('e2e mail trigger (shared@ as alice)', { mailbox: SHARED });
+		const tag = `shr-${randomUUID().slice(0, 8)}`;
+		const { workflow } = await deployListening(tag, sharedCredential, SHARED);
+		const batch = messages(tag, 1, 5);
+		await deliver(batch, SHARED);
+		const { ids, failed, items } = await waitForStarts(workflow.id, batch.map((m) => m.messageId), 120_000);
+		expect(failed).toEqual([]);
+		const counts = countBy(ids.filter((id) => !id.includes('-probe')));
+		expect([...counts.keys()].sort()).toEqual(batch.map((m) => m.messageId).sort());
+		expect([...counts.values()].filter((c) => c !== 1)).toEqual([]);
+		// The items are shared@'s mail, not alice's.
+		for (const item of items) expect(JSON.stringify(item.to)).toContain(SHARED);
 		await n8n.deleteWorkflow(workflow.id);
 	});
 });

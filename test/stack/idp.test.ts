@@ -176,6 +176,20 @@ describe('refresh token grant', () => {
 		expect(normal.body.refresh_token).toEqual(expect.any(String));
 	});
 
+	it('gives an app its own access-token lifetime (a token lifetime policy), for refreshes and app-only tokens', async () => {
+		idp.addClient({ clientId: 'short-lived', clientSecret: 'short-secret', appMailboxes: ['reports@example.test'], accessTokenTtlSeconds: 30 });
+		const seeded = idp.issueTokens({ clientId: 'short-lived', user: 'alice@example.test', scope: OUTLOOK_SCOPES });
+		const refreshed = await post({ client_id: 'short-lived', client_secret: 'short-secret', grant_type: 'refresh_token', refresh_token: seeded.refresh_token });
+		expect(refreshed.body).toMatchObject({ expires_in: 30, ext_expires_in: 30 });
+		const claims = claimsOf(refreshed.body.access_token);
+		expect(Number(claims.exp) - Number(claims.iat)).toBe(30);
+		const app = await post({ client_id: 'short-lived', client_secret: 'short-secret', grant_type: 'client_credentials', scope: 'https://outlook.office365.com/.default' });
+		expect(app.body.expires_in).toBe(30);
+		// Other apps keep the default hour.
+		const other = await post({ ...secretOf, grant_type: 'refresh_token', refresh_token: idp.issueTokens({ clientId: CLIENT.clientId, user: 'alice@example.test', scope: OUTLOOK_SCOPES }).refresh_token });
+		expect(other.body.expires_in).toBe(3600);
+	});
+
 	it('refuses a scope spanning two resources (AADSTS28000)', async () => {
 		const seeded = idp.issueTokens({ clientId: CLIENT.clientId, user: 'alice@example.test', scope: OUTLOOK_SCOPES });
 		const r = await post({ ...secretOf, grant_type: 'refresh_token', refresh_token: seeded.refresh_token, scope: 'https://outlook.office.com/SMTP.Send User.Read' });

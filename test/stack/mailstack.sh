@@ -213,6 +213,15 @@ cmd_stop() {
   [ ${#open[@]} -eq 0 ] && say "all mailstack ports closed" || say "still open: ${open[*]}"
 }
 
+# Stops one Dovecot instance (SIGTERM: its IMAP sessions are cut, as in a server restart) and starts it again.
+cmd_restart_dovecot() {
+  case "$1" in m365|full) ;; *) die "restart-dovecot: m365 or full, not '$1'" ;; esac
+  stop_pid "dovecot $1" "$STACK/dovecot/$1/run/master.pid"
+  start_dovecot "$1"
+  wait_ports 30 "${ALL_PORTS[@]}" || { cmd_status >&2; die "dovecot $1 did not come back"; }
+  say "dovecot $1 restarted"
+}
+
 cmd_status() {
   local rc=0 name file port
   for name in idp:idp.pid "dovecot full:dovecot/full/run/master.pid" "dovecot m365:dovecot/m365/run/master.pid" \
@@ -249,7 +258,8 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
+  restart-dovecot) cmd_restart_dovecot "${2:-m365}" ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|restart|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|restart-dovecot [m365|full]|status|env" >&2; exit 2 ;;
 esac

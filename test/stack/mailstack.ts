@@ -112,6 +112,12 @@ export function stopMailStack(): void {
 	spawnSync('bash', [STACK_SCRIPT, 'stop'], { stdio: 'ignore', env: process.env, timeout: 60_000 });
 }
 
+/** Restarts one Dovecot instance of a running stack: its IMAP sessions are cut, then it listens again. */
+export function restartDovecot(instance: 'm365' | 'full' = 'm365'): void {
+	const run = spawnSync('bash', [STACK_SCRIPT, 'restart-dovecot', instance], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+	if (run.status !== 0) throw new Error(`mailstack.sh restart-dovecot ${instance} failed: ${run.stdout}${run.stderr}`);
+}
+
 /** Client for the `/_admin/` API of an IdP started by idp-cli.ts (e.g. the stack's). */
 export class IdpAdmin {
 	constructor(private readonly idpUrl: string) {}

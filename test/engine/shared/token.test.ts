@@ -87,6 +87,19 @@ describe('token lifecycle', () => {
 		}
 	});
 
+	it('knows when the refreshed token expires on every n8n, also where n8n records no expiry (before 2.33)', async () => {
+		// The stored token's expiry (a minute away) must not outlive the token it belonged to.
+		const store = storeWith({ oauthTokenData: seeded(60_000) });
+		const before = Date.now();
+		const result = await probe(store);
+		const after = Date.now();
+		expect(result.output('Probe')[0].json.refreshes).toBe(1);
+		// The IdP's tokens live an hour: the session counts that hour from the refresh, on 2.0 as on 2.41.
+		const expiresAt = Number(result.output('Probe')[0].json.expiresAt);
+		expect(expiresAt).toBeGreaterThanOrEqual(before + 3600_000 - 1000);
+		expect(expiresAt).toBeLessThanOrEqual(after + 3600_000 + 1000);
+	});
+
 	it('refreshes when the expiry time is missing', async () => {
 		const { n8n_expires_at: _drop, ...noExpiry } = seeded(3600_000);
 		const store = storeWith({ oauthTokenData: noExpiry });

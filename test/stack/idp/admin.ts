@@ -29,7 +29,7 @@ function failureSpec(body: Body): FailureSpec {
 const ROUTES: Record<string, (idp: Idp, body: Body) => unknown> = {
 	'POST clients': (idp, body) => {
 		const mailboxes = Array.isArray(body.appMailboxes) ? body.appMailboxes.map(String) : undefined;
-		idp.addClient({ clientId: required(body, 'clientId'), clientSecret: required(body, 'clientSecret'), appMailboxes: mailboxes });
+		idp.addClient({ clientId: required(body, 'clientId'), clientSecret: required(body, 'clientSecret'), appMailboxes: mailboxes, accessTokenTtlSeconds: num(body, 'accessTokenTtlSeconds') });
 		return { ok: true };
 	},
 	'POST fail-next': (idp, body) => {

@@ -20,6 +20,11 @@ export interface IdpClient {
 	 * README has users create, which Entra refuses on /common and /organizations (AADSTS50194).
 	 */
 	multiTenant?: boolean;
+	/**
+	 * Access-token lifetime for this app alone, in seconds (Entra: a token lifetime policy assigned to
+	 * the app registration; its minimum is 10 minutes, shorter here only to exercise renewals).
+	 */
+	accessTokenTtlSeconds?: number;
 }
 
 /** The login a mail server is asked for: SMTP AUTH takes only the signed-in account; IMAP may open a mailbox with Full Access. */
@@ -229,7 +234,7 @@ export class TokenService {
 	private clientCredentials(client: IdpClient, scope: string, tenant: string, expiresIn?: number): TokenResponse {
 		const parsed = parseScope(scope);
 		if (!isDefaultScope(parsed) || parsed.names.length !== 1) throw invalidScope(1002012);
-		const ttl = expiresIn ?? this.options.accessTokenTtlSeconds;
+		const ttl = expiresIn ?? client.accessTokenTtlSeconds ?? this.options.accessTokenTtlSeconds;
 		const roles = client.appRoles ?? defaultAppRoles(parsed.resource);
 		const mailbox = client.appMailboxes?.[0];
 		const claims: Claims = {
@@ -253,7 +258,7 @@ export class TokenService {
 		const parsed = parseScope(scope);
 		if (parsed.multipleResources) throw invalidScope(28000);
 		const permissions = delegatedPermissions(parsed);
-		const ttl = expiresIn ?? this.options.accessTokenTtlSeconds;
+		const ttl = expiresIn ?? client.accessTokenTtlSeconds ?? this.options.accessTokenTtlSeconds;
 		const who = this.directory.identity(user);
 		const base = this.baseClaims(client, parsed.resource, tenant, ttl, `user:${who.upn.toLowerCase()}`);
 		const claims: Claims = {
