@@ -295,7 +295,6 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	const cuts = new Map<string, number>();
 	const seen = new Map<string, number>();
 	const connections = new Set<HoodiecrowConnection>();
-	const silenced = new Set<HoodiecrowConnection>();
 	let unavailable = 0;
 	const takeUnavailable = (): boolean => (unavailable > 0 ? (unavailable--, true) : false);
 	const storage = {
@@ -350,6 +349,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	});
 	const port = await listen(imap.server);
 
+	// Cutting a connection that is in IDLE leaves hoodiecrow's 30-minute IDLE timer running (it keeps
+	// the test process alive): end IDLE quietly first, then cut.
+	const cutAll = () => {
+		for (const c of connections)
+			if (typeof c.inputHandler === 'function') {
+				c.socket.write = () => true;
+				c.inputHandler('DONE');
+			}
+		for (const s of sockets) s.destroy();
+	};
 	const mailboxOf = (folder: string) => {
 		const box = imap.getMailbox(folder);
 		if (!box) throw new Error(`IMAP fixture has no folder "${folder}"`);
@@ -384,18 +393,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			box.uidvalidity += 1000;
 			box.messages.forEach((m, i) => (m.uid = i + 1));
 			box.uidnext = box.messages.length + 1;
-			for (const s of sockets) s.destroy();
+			cutAll();
 			return box.uidvalidity;
 		},
-		dropConnections: () => {
-			for (const s of sockets) s.destroy();
-		},
+		dropConnections: cutAll,
 		cutOn: (command, count = 1) => {
 			cuts.set(command.toUpperCase(), count);
 		},
 		goDown: async () => {
 			const closed = close(imap.server);
-			for (const s of sockets) s.destroy();
+			cutAll();
 			await closed;
 		},
 		comeBack: async () => {
@@ -416,13 +423,10 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 				// Reads are dropped and nothing is written: the connection stays up, the server is mute.
 				c.socket.removeAllListeners('data');
 				c.socket.write = () => true;
-				silenced.add(c);
 			}
 		},
 		stop: async () => {
-			// A mute connection left in IDLE still holds hoodiecrow's 30-minute IDLE timer: end it.
-			for (const c of silenced) if (typeof c.inputHandler === 'function') c.inputHandler('DONE');
-			for (const s of sockets) s.destroy();
+			cutAll();
 			await close(imap.server);
 		},
 	};

@@ -102,6 +102,9 @@ export class TriggerHarness {
 
 	private queued?: NodeJS.Timeout;
 
+	/** Bumped by deactivate(): a queued activation still running when the workflow was deactivated is closed. */
+	private deactivations = 0;
+
 	constructor(
 		readonly store: CredentialStore,
 		readonly node: INode,
@@ -198,13 +201,17 @@ export class TriggerHarness {
 	/** n8n's addQueuedWorkflowActivation: retries after `ms`, doubling while activation fails. */
 	private queueActivation(activation: WorkflowActivateMode, staticData: IDataObject, ms: number): void {
 		clearTimeout(this.queued);
+		const generation = this.deactivations;
 		this.queued = setTimeout(() => {
 			this.queued = undefined;
 			this.activate(activation, staticData).then(
-				() => this.reactivations.push({ at: Date.now() }),
+				() => {
+					this.reactivations.push({ at: Date.now() });
+					if (generation !== this.deactivations) void this.closeTrigger();
+				},
 				(error: unknown) => {
 					this.reactivations.push({ at: Date.now(), error: error instanceof Error ? error : new Error(String(error)) });
-					this.queueActivation(activation, staticData, Math.min(ms * 2, 24 * 3600 * 1000));
+					if (generation === this.deactivations) this.queueActivation(activation, staticData, Math.min(ms * 2, 24 * 3600 * 1000));
 				},
 			);
 		}, ms);
@@ -230,6 +237,7 @@ export class TriggerHarness {
 
 	/** Deactivation or a graceful shutdown: n8n drops a queued re-activation and calls the close function. */
 	async deactivate(): Promise<void> {
+		this.deactivations++;
 		clearTimeout(this.queued);
 		this.queued = undefined;
 		await this.closeTrigger();
