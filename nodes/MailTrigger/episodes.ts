@@ -20,6 +20,8 @@ export interface FailureEpisode {
 	cursor?: Cursor;
 	/** When it was last handed to n8n (emitError, or an activation that threw). */
 	handedOverAt: number;
+	/** The node's static data object of the activation that reported it (n8n hands the same one back). */
+	staticData: object;
 }
 
 /**
@@ -35,10 +37,17 @@ export function episodeOf(key: string): FailureEpisode | undefined {
 	return episodes.get(key);
 }
 
-/** The episode a new activation continues, if n8n is re-activating after a report. */
-export function handedOver(key: string, now = Date.now()): FailureEpisode | undefined {
+/**
+ * The episode a new activation continues, if n8n is re-activating after a report. n8n re-activates
+ * with the workflow data of the failed activation: the same static data object, or an empty one when
+ * its database held none then (a workflow's first activation). Static data loaded afresh (the
+ * workflow was deactivated and activated again, n8n restarted) is another activation: it starts
+ * afresh and shows what it finds.
+ */
+export function handedOver(key: string, staticData: object, hasSavedPosition: boolean, now = Date.now()): FailureEpisode | undefined {
 	const e = episodes.get(key);
-	if (e && now - e.handedOverAt > HANDOVER_WINDOW_MS) {
+	if (!e) return undefined;
+	if (now - e.handedOverAt > HANDOVER_WINDOW_MS || (e.staticData !== staticData && hasSavedPosition)) {
 		episodes.delete(key);
 		return undefined;
 	}

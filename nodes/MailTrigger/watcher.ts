@@ -189,7 +189,7 @@ export class MailWatcher {
 	 */
 	async activate(): Promise<void> {
 		const key = this.host.keyPrefix;
-		const episode = handedOver(key);
+		const episode = handedOver(key, this.host.staticData, readCursor(this.host.staticData) !== undefined);
 		if (episode) {
 			// n8n is activating again after a reported failure, possibly with older static data.
 			const cursor = laterCursor(readCursor(this.host.staticData), episode.cursor);
@@ -213,7 +213,7 @@ export class MailWatcher {
 			episode.failures++;
 			if (episode.code !== failure.code) {
 				// Another failure than the one reported: n8n reports this one (activation error) and retries.
-				report(key, { ...episode, code: failure.code });
+				report(key, { ...episode, code: failure.code, staticData: this.host.staticData });
 				this.reported = true;
 				throw opened.failed;
 			}
@@ -367,7 +367,7 @@ export class MailWatcher {
 				const episode = episodeOf(this.host.keyPrefix);
 				if (!failure.retryable && episode?.code !== failure.code) {
 					// Reported once per failure; n8n closes this trigger and activates it again.
-					report(this.host.keyPrefix, { code: failure.code, failures, cursor: readCursor(this.host.staticData) });
+					report(this.host.keyPrefix, { code: failure.code, failures, cursor: readCursor(this.host.staticData), staticData: this.host.staticData });
 					this.reported = true;
 					this.closed = true;
 					this.host.fail(new MailError(failure));
