@@ -56,6 +56,8 @@ export interface Started {
 	at: number;
 }
 
+let workflowCounter = 0;
+
 export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'): INode {
 	return {
 		id: 'trigger-1',
@@ -72,6 +74,9 @@ export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'):
 export class TriggerHarness {
 	/** What n8n's database holds as the workflow's static data. */
 	saved: IDataObject = {};
+
+	/** Each harness is its own workflow (n8n's workflow ids are unique). */
+	readonly workflowId = `wf-trigger-${++workflowCounter}`;
 
 	readonly started: Started[] = [];
 
@@ -112,7 +117,7 @@ export class TriggerHarness {
 
 	private additionalData(mode: WorkflowExecuteMode): IWorkflowExecuteAdditionalData {
 		const hooks = new ExecutionLifecycleHooks(mode, 'trigger-test', {
-			id: 'wf-trigger',
+			id: this.workflowId,
 			name: 'trigger test',
 			active: true,
 			activeVersionId: null,
@@ -131,7 +136,7 @@ export class TriggerHarness {
 
 	private newWorkflow(staticData: IDataObject = structuredClone(this.saved)): Workflow {
 		return new Workflow({
-			id: 'wf-trigger',
+			id: this.workflowId,
 			nodes: [this.node],
 			connections: {},
 			nodeTypes,

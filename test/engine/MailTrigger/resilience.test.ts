@@ -179,6 +179,31 @@ describe('a failure the user must act on (IMAP disabled for the mailbox)', () =>
 		expect(trigger.errors).toHaveLength(2);
 	});
 
+	it('the same after n8n loaded the static data from its database (the re-activation gets the same object back)', async () => {
+		imap = await startImapServer({ idp, mailbox: USER });
+		const server = imap;
+		h = harness(idp, server);
+		h.reactivateMs = 300;
+		await h.activate();
+		server.deliver(mail({ subject: 'a' }));
+		await h.waitForStarted(1);
+		// A restart: this activation loads the saved static data, as n8n does at start-up.
+		await h.deactivate();
+		await h.activate('init');
+		const trigger = h;
+		server.setMode('notConnected');
+		server.dropConnections();
+		await until('n8n activated the workflow again', () => trigger.reactivations.length >= 1);
+		server.deliver(mail({ subject: 'while failing' }));
+		await until('two retries while failing', () => trigger.logged('warn').filter((l) => /Still failing/.test(l)).length >= 2);
+		expect(trigger.reactivations[0].error).toBeUndefined();
+		expect(trigger.errors).toHaveLength(1);
+		server.setMode('normal');
+		await until('two started', () => trigger.started.length >= 2, 20_000);
+		await sleep(500);
+		expect(subjects(h)).toEqual(['a', 'while failing']);
+	});
+
 	it('a user who deactivates and activates again sees the failure at once (no silent retrying)', async () => {
 		imap = await startImapServer({ idp, mailbox: USER });
 		const server = imap;
