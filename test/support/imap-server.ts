@@ -354,7 +354,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	const cutAll = () => {
 		for (const c of connections)
 			if (typeof c.inputHandler === 'function') {
-				c.socket.write = () => true;
+				// hoodiecrow drops the socket of a closed connection (null); send() then writes nothing.
+				if (c.socket) c.socket.write = () => true;
 				c.inputHandler('DONE');
 			}
 		for (const s of sockets) s.destroy();
