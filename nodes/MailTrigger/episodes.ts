@@ -20,8 +20,8 @@ export interface FailureEpisode {
 	cursor?: Cursor;
 	/** When it was last handed to n8n (emitError, or an activation that threw). */
 	handedOverAt: number;
-	/** The node's static data object of the activation that reported it (n8n hands the same one back). */
-	staticData: object;
+	/** Marks the static data of the activation that reported it (see `markReported`). */
+	mark: number;
 }
 
 /**
@@ -33,29 +33,49 @@ export const HANDOVER_WINDOW_MS = 120_000;
 
 const episodes = new Map<string, FailureEpisode>();
 
+let marks = 0;
+
+/**
+ * n8n re-activates with the workflow data of the failed activation, so the node's static data seen
+ * then is the same object (n8n 2.41) or a new wrapper around it (n8n 2.0); a property set on it
+ * reads back either way. Not enumerable: n8n persists static data as JSON, which leaves it out, so
+ * static data loaded afresh from the database never carries it.
+ */
+const REPORTED = Symbol.for('n8n-nodes-m365-mail.reportedFailure');
+
+function markReported(staticData: object, mark: number): void {
+	Object.defineProperty(staticData, REPORTED, { value: mark, configurable: true, enumerable: false, writable: true });
+}
+
+function markOf(staticData: object): unknown {
+	return Reflect.get(staticData, REPORTED);
+}
+
 export function episodeOf(key: string): FailureEpisode | undefined {
 	return episodes.get(key);
 }
 
 /**
- * The episode a new activation continues, if n8n is re-activating after a report. n8n re-activates
- * with the workflow data of the failed activation: the same static data object, or an empty one when
- * its database held none then (a workflow's first activation). Static data loaded afresh (the
- * workflow was deactivated and activated again, n8n restarted) is another activation: it starts
- * afresh and shows what it finds.
+ * The episode a new activation continues, if n8n is re-activating after a report: its static data
+ * carries the report's mark, or is empty (n8n's database held none when the failed activation was
+ * loaded: a workflow's first activation). Static data loaded afresh (the workflow was deactivated
+ * and activated again, n8n restarted) is another activation: it starts afresh and shows what it finds.
  */
 export function handedOver(key: string, staticData: object, hasSavedPosition: boolean, now = Date.now()): FailureEpisode | undefined {
 	const e = episodes.get(key);
 	if (!e) return undefined;
-	if (now - e.handedOverAt > HANDOVER_WINDOW_MS || (e.staticData !== staticData && hasSavedPosition)) {
+	if (now - e.handedOverAt > HANDOVER_WINDOW_MS || (markOf(staticData) !== e.mark && hasSavedPosition)) {
 		episodes.delete(key);
 		return undefined;
 	}
 	return e;
 }
 
-export function report(key: string, episode: Omit<FailureEpisode, 'handedOverAt'>, now = Date.now()): void {
-	episodes.set(key, { ...episode, handedOverAt: now });
+/** Remembers a failure handed to n8n and marks the reporting activation's static data with it. */
+export function report(key: string, episode: Omit<FailureEpisode, 'handedOverAt' | 'mark'>, staticData: object, now = Date.now()): void {
+	const mark = ++marks;
+	markReported(staticData, mark);
+	episodes.set(key, { ...episode, handedOverAt: now, mark });
 }
 
 export function endEpisode(key: string): FailureEpisode | undefined {

@@ -213,7 +213,7 @@ export class MailWatcher {
 			episode.failures++;
 			if (episode.code !== failure.code) {
 				// Another failure than the one reported: n8n reports this one (activation error) and retries.
-				report(key, { ...episode, code: failure.code, staticData: this.host.staticData });
+				report(key, { code: failure.code, failures: episode.failures, cursor: episode.cursor }, this.host.staticData);
 				this.reported = true;
 				throw opened.failed;
 			}
@@ -367,7 +367,7 @@ export class MailWatcher {
 				const episode = episodeOf(this.host.keyPrefix);
 				if (!failure.retryable && episode?.code !== failure.code) {
 					// Reported once per failure; n8n closes this trigger and activates it again.
-					report(this.host.keyPrefix, { code: failure.code, failures, cursor: readCursor(this.host.staticData), staticData: this.host.staticData });
+					report(this.host.keyPrefix, { code: failure.code, failures, cursor: readCursor(this.host.staticData) }, this.host.staticData);
 					this.reported = true;
 					this.closed = true;
 					this.host.fail(new MailError(failure));

@@ -179,7 +179,7 @@ describe('a failure the user must act on (IMAP disabled for the mailbox)', () =>
 		expect(trigger.errors).toHaveLength(2);
 	});
 
-	it('the same after n8n loaded the static data from its database (the re-activation gets the same object back)', async () => {
+	it('the same after n8n loaded the static data from its database (the re-activation gets the static data of the failed activation back)', async () => {
 		imap = await startImapServer({ idp, mailbox: USER });
 		const server = imap;
 		h = harness(idp, server);
