@@ -4,7 +4,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { CREDENTIAL_TYPE } from '../shared/constants';
 import { MailError, inputFailure } from '../shared/errors';
 import { toNodeError } from '../shared/node-errors';
-import { redactValues, secretsOf } from '../shared/secrets';
+import { redactValues } from '../shared/secrets';
 import { verifyMailbox, type OptionalCheck } from './checks';
 import { verifyMailboxProperties } from './description';
 import type { Verification } from './outcome';
@@ -55,12 +55,11 @@ export class VerifyMailbox implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
 		const out: INodeExecutionData[] = [];
-		const credentialSecrets = secretsOf(await this.getCredentials<IDataObject>(CREDENTIAL_TYPE));
 		for (let i = 0; i < items.length; i++) {
 			const { verify, failWhenNotVerified } = optionsOf(this, i);
-			const result: Verification = await verifyMailbox(this, verify);
 			// Messages are masked where they are made; this pass also catches a token refreshed mid-run.
-			const secrets = [...credentialSecrets, ...secretsOf(await this.getCredentials<IDataObject>(CREDENTIAL_TYPE))];
+			const secrets: string[] = [];
+			const result: Verification = await verifyMailbox(this, verify, secrets);
 			// Values are masked one by one: masking the serialized JSON could cut into its quoting.
 			const masked = redactValues(result, secrets);
 			const json: IDataObject = { ...masked };

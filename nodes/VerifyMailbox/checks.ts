@@ -10,6 +10,7 @@ import { CREDENTIAL_TYPE } from '../shared/constants';
 import { MailError } from '../shared/errors';
 import { connectImap, deleteMessages, disconnectImap, explainImapError, findByMessageId, inspectMailbox, specialFolder, type ImapConnection } from '../shared/imap';
 import { describeSource, isDelegate } from '../shared/identity';
+import { secretsOf } from '../shared/secrets';
 import { readMailboxSettings, type MailboxSettings } from '../shared/settings';
 import { SmtpClient } from '../shared/smtp';
 import { TokenSession } from '../shared/token';
@@ -38,9 +39,14 @@ function timeouts(ms: number) {
 }
 
 /** Token: read or refresh it; an expired JWT (clock or stored expiry wrong) is refreshed once more. */
-export async function checkToken(ctx: IExecuteFunctions, options: VerifyOptions, holder: { session?: TokenSession; notes: string[] }): Promise<CheckResult> {
+export async function checkToken(
+	ctx: IExecuteFunctions,
+	options: VerifyOptions,
+	holder: { session?: TokenSession; notes: string[] },
+	credentials?: IDataObject,
+): Promise<CheckResult> {
 	return await runCheck('token', options.timeoutMs, 'the token endpoint', async () => {
-		const session = await TokenSession.open(ctx);
+		const session = await TokenSession.open(ctx, credentials);
 		holder.session = session;
 		let claims = readTokenClaims(session.accessToken);
 		if (claims?.expiresAt !== undefined && claims.expiresAt <= Date.now()) {
@@ -199,16 +205,21 @@ class RoundTripError extends MailError {
 	}
 }
 
-/** Runs the chosen checks in order; later checks are skipped when what they need failed. */
-export async function verifyMailbox(ctx: IExecuteFunctions, options: VerifyOptions): Promise<Verification> {
+/**
+ * Runs the chosen checks in order; later checks are skipped when what they need failed. The
+ * credential is read once; `seen` collects every secret the checks held (a refreshed token too).
+ */
+export async function verifyMailbox(ctx: IExecuteFunctions, options: VerifyOptions, seen: string[] = []): Promise<Verification> {
+	const credentials = await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE);
+	seen.push(...secretsOf(credentials));
 	let settings: MailboxSettings | undefined;
 	try {
-		settings = readMailboxSettings(await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
+		settings = readMailboxSettings(credentials);
 	} catch {
 		settings = undefined; // the token check reports it with the field and the fix
 	}
 	const holder: { session?: TokenSession; notes: string[] } = { notes: [] };
-	const results: CheckResult[] = [await checkToken(ctx, options, holder)];
+	const results: CheckResult[] = [await checkToken(ctx, options, holder, credentials)];
 	const session = results[0].status === 'ok' ? holder.session : undefined;
 	const wanted = (name: OptionalCheck) => options.checks.includes(name);
 	const noToken = 'Skipped: no usable token';
@@ -226,5 +237,7 @@ export async function verifyMailbox(ctx: IExecuteFunctions, options: VerifyOptio
 					? skipped('roundTrip', `Skipped: the ${blocker.name.toUpperCase()} check failed`)
 					: await checkRoundTrip(session, options),
 	);
+	// The session's secrets include any token it refreshed (n8n saved it; the credential read above has the old one).
+	seen.push(...(holder.session?.secrets() ?? []));
 	return summarize({ mailbox: settings?.mailbox ?? '', grantType: settings?.grantType, hosts: hostsOf(settings), results, notes: holder.notes });
 }

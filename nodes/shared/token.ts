@@ -100,9 +100,12 @@ export class TokenSession {
 		this.tokenData = tokenDataOf(credentials.oauthTokenData);
 	}
 
-	/** Reads the credential and makes sure a fresh access token is at hand. */
-	static async open(ctx: TokenContext): Promise<TokenSession> {
-		const credentials = await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE);
+	/**
+	 * Reads the credential (or takes the one the caller has just read) and makes sure a fresh access
+	 * token is at hand.
+	 */
+	static async open(ctx: TokenContext, readJustNow?: IDataObject): Promise<TokenSession> {
+		const credentials = readJustNow ?? (await ctx.getCredentials<IDataObject>(CREDENTIAL_TYPE));
 		if (typeof ctx.helpers.refreshOAuth2Token !== 'function')
 			throw new MailError({
 				source: 'input',

@@ -6,7 +6,7 @@ import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { ensureMailStack, IdpAdmin, mailStackConfig, stopMailStack } from '../stack/mailstack';
+import { BENCH_IMAP_LOGIN, ensureMailStack, IdpAdmin, mailStackConfig, stopMailStack } from '../stack/mailstack';
 
 const stack = mailStackConfig();
 const admin = new IdpAdmin(stack.idpUrl);
@@ -159,6 +159,34 @@ describe('endpoint shape', () => {
 		} finally {
 			await client.logout();
 		}
+	});
+});
+
+describe("the benchmark's password port (n8n's Email Trigger cannot do OAuth)", () => {
+	const withPassword = (port: number, user: string, pass: string) => new ImapFlow({ host: '127.0.0.1', port, secure: true, tls: { ca }, auth: { user, pass }, logger: false });
+
+	it('takes the bench password for the bench mailbox on its own port only', async () => {
+		const bench = withPassword(stack.ports.benchImaps, BENCH_IMAP_LOGIN.user, BENCH_IMAP_LOGIN.password);
+		await bench.connect();
+		await bench.logout();
+		const refusals: Array<[number, string, string]> = [
+			[stack.ports.benchImaps, ALICE, BENCH_IMAP_LOGIN.password],
+			[stack.ports.benchImaps, BENCH_IMAP_LOGIN.user, 'wrong-password'],
+			[stack.ports.m365Imaps, BENCH_IMAP_LOGIN.user, BENCH_IMAP_LOGIN.password],
+			[stack.ports.imaps, BENCH_IMAP_LOGIN.user, BENCH_IMAP_LOGIN.password],
+		];
+		for (const [port, user, pass] of refusals) {
+			const client = withPassword(port, user, pass);
+			client.on('error', () => undefined);
+			await expect(client.connect()).rejects.toMatchObject({ authenticationFailed: true });
+		}
+	});
+
+	it('leaves the OAuth endpoints without any password mechanism', async () => {
+		for (const port of [stack.ports.m365Imaps, stack.ports.imaps]) expect(await greeting(port)).not.toMatch(/AUTH=(PLAIN|LOGIN)/);
+		const bench = await greeting(stack.ports.benchImaps);
+		expect(bench).toContain('AUTH=PLAIN');
+		expect(bench).not.toContain('AUTH=XOAUTH2');
 	});
 });
 

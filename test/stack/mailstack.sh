@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real mail stack on loopback for protocol tests: test IdP + Dovecot (2 instances) + Postfix.
+# Real mail stack on loopback for protocol tests: test IdP + Dovecot (3 instances) + Postfix.
 #   test/stack/mailstack.sh install   apt-get install dovecot-imapd dovecot-submissiond postfix openssl (idempotent)
 #   test/stack/mailstack.sh start     render configs into $MAILSTACK_DIR (default <repo>/.stack), start everything, wait for ports
 #   test/stack/mailstack.sh stop      stop exactly what start started (PID files, never by name)
@@ -22,12 +22,17 @@ DOVECOT_SUBMISSION_PORT="${MAILSTACK_DOVECOT_SUBMISSION_PORT:-11587}" # Dovecot 
 SMTP_RELAY_PORT="${MAILSTACK_SMTP_RELAY_PORT:-11025}"               # Postfix, plain, no auth
 SUBMISSION_PORT="${MAILSTACK_SUBMISSION_PORT:-12587}"               # Postfix, STARTTLS required + XOAUTH2
 SMTPS_PORT="${MAILSTACK_SMTPS_PORT:-12465}"                         # Postfix, implicit TLS + XOAUTH2
+BENCH_IMAPS_PORT="${MAILSTACK_BENCH_IMAPS_PORT:-13993}"             # bench: implicit TLS, password, bench mailbox only
 IDP_URL="http://$IDP_HOST:$IDP_PORT"
 CLIENTS_FILE="${MAILSTACK_IDP_CLIENTS:-$HERE/idp-clients.json}"
+# npm run bench: n8n's Email Trigger (IMAP) logs in with this password on BENCH_IMAPS_PORT; the
+# Microsoft 365 Mail Trigger watches BENCH_M365_USER over XOAUTH2 on the m365 instance.
+BENCH_IMAP_USER=bench-imap@example.test
+BENCH_IMAP_PASSWORD=bench-imap-password
 
 PACKAGES=(dovecot-imapd dovecot-submissiond postfix openssl)
-USERS=(alice@example.test bob@example.test carol@example.test reports@example.test shared@example.test)
-ALL_PORTS=("$IDP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$M365_IMAP_PORT" "$M365_IMAPS_PORT" "$DOVECOT_SUBMISSION_PORT" "$SMTP_RELAY_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT")
+USERS=(alice@example.test bob@example.test carol@example.test reports@example.test shared@example.test bench-m365@example.test "$BENCH_IMAP_USER")
+ALL_PORTS=("$IDP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$M365_IMAP_PORT" "$M365_IMAPS_PORT" "$DOVECOT_SUBMISSION_PORT" "$SMTP_RELAY_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" "$BENCH_IMAPS_PORT")
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -70,7 +75,9 @@ render() { # template -> destination, substituting @VARS@
       -e "s|@IMAP_PORT@|$IMAP_PORT|g" -e "s|@IMAPS_PORT@|$IMAPS_PORT|g" \
       -e "s|@M365_IMAP_PORT@|$M365_IMAP_PORT|g" -e "s|@M365_IMAPS_PORT@|$M365_IMAPS_PORT|g" \
       -e "s|@DOVECOT_SUBMISSION_PORT@|$DOVECOT_SUBMISSION_PORT|g" -e "s|@SMTP_RELAY_PORT@|$SMTP_RELAY_PORT|g" \
-      -e "s|@SUBMISSION_PORT@|$SUBMISSION_PORT|g" -e "s|@SMTPS_PORT@|$SMTPS_PORT|g" "$1" > "$2"
+      -e "s|@SUBMISSION_PORT@|$SUBMISSION_PORT|g" -e "s|@SMTPS_PORT@|$SMTPS_PORT|g" \
+      -e "s|@BENCH_IMAPS_PORT@|$BENCH_IMAPS_PORT|g" -e "s|@BENCH_IMAP_USER@|$BENCH_IMAP_USER|g" \
+      -e "s|@BENCH_IMAP_PASSWORD@|$BENCH_IMAP_PASSWORD|g" "$1" > "$2"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -100,12 +107,14 @@ make_certs() {
 }
 
 render_configs() {
-  mkdir -p "$STACK"/dovecot/{full,m365} "$STACK"/postfix/{etc,data,spool} "$STACK/mail"
+  mkdir -p "$STACK"/dovecot/{full,m365,bench} "$STACK"/postfix/{etc,data,spool} "$STACK/mail"
   render "$HERE/dovecot/common.conf.tmpl" "$STACK/dovecot/common.conf"
   render "$HERE/dovecot/oauth2.conf.ext.tmpl" "$STACK/dovecot/oauth2.conf.ext"
   render "$HERE/dovecot/oauth2-shared.conf.ext.tmpl" "$STACK/dovecot/oauth2-shared.conf.ext"
+  render "$HERE/dovecot/oauth2-passdbs.conf.tmpl" "$STACK/dovecot/oauth2-passdbs.conf"
   render "$HERE/dovecot/full.conf.tmpl" "$STACK/dovecot/full/dovecot.conf"
   render "$HERE/dovecot/m365.conf.tmpl" "$STACK/dovecot/m365/dovecot.conf"
+  render "$HERE/dovecot/bench.conf.tmpl" "$STACK/dovecot/bench/dovecot.conf"
   render "$HERE/postfix/main.cf.tmpl" "$STACK/postfix/etc/main.cf"
   render "$HERE/postfix/master.cf.tmpl" "$STACK/postfix/etc/master.cf"
   cp "$HERE/postfix/virtual_mailboxes" "$HERE/postfix/sender_logins" "$STACK/postfix/etc/"
@@ -168,6 +177,7 @@ cmd_start() {
   start_idp
   start_dovecot full
   start_dovecot m365
+  start_dovecot bench
   start_postfix
   wait_ports 30 "${ALL_PORTS[@]}" || { cmd_status >&2; die "not every port accepts connections"; }
   say "up in $STACK"
@@ -182,6 +192,7 @@ print_ports() {
 [mailstack] SMTP Postfix submission (XOAUTH2)       STARTTLS 127.0.0.1:$SUBMISSION_PORT   TLS 127.0.0.1:$SMTPS_PORT
 [mailstack] SMTP Dovecot submission (XOAUTH2)       STARTTLS 127.0.0.1:$DOVECOT_SUBMISSION_PORT
 [mailstack] SMTP Postfix relay (no auth, plain)              127.0.0.1:$SMTP_RELAY_PORT
+[mailstack] IMAP bench (password, $BENCH_IMAP_USER only)  TLS 127.0.0.1:$BENCH_IMAPS_PORT
 [mailstack] CA certificate           $STACK/certs/ca.pem
 EOF
 }
@@ -202,6 +213,7 @@ cmd_stop() {
   if [ -f "$STACK/postfix/etc/main.cf" ] && postfix -c "$STACK/postfix/etc" status >/dev/null 2>&1; then
     postfix -c "$STACK/postfix/etc" stop >/dev/null 2>&1 && say "stopped postfix"
   fi
+  stop_pid "dovecot bench" "$STACK/dovecot/bench/run/master.pid"
   stop_pid "dovecot m365" "$STACK/dovecot/m365/run/master.pid"
   stop_pid "dovecot full" "$STACK/dovecot/full/run/master.pid"
   stop_pid idp "$STACK/idp.pid"
@@ -224,7 +236,7 @@ cmd_restart_dovecot() {
 
 cmd_status() {
   local rc=0 name file port
-  for name in idp:idp.pid "dovecot full:dovecot/full/run/master.pid" "dovecot m365:dovecot/m365/run/master.pid" \
+  for name in idp:idp.pid "dovecot full:dovecot/full/run/master.pid" "dovecot m365:dovecot/m365/run/master.pid" "dovecot bench:dovecot/bench/run/master.pid" \
               postfix:postfix/spool/pid/master.pid; do
     file="$STACK/${name#*:}"
     if pid_alive "$file"; then echo "${name%%:*}: running (pid $(head -1 "$file" | tr -d ' '))"; else echo "${name%%:*}: stopped"; rc=1; fi
@@ -250,6 +262,7 @@ export MAILSTACK_SUBMISSION_PORT=$SUBMISSION_PORT
 export MAILSTACK_SMTPS_PORT=$SMTPS_PORT
 export MAILSTACK_DOVECOT_SUBMISSION_PORT=$DOVECOT_SUBMISSION_PORT
 export MAILSTACK_SMTP_RELAY_PORT=$SMTP_RELAY_PORT
+export MAILSTACK_BENCH_IMAPS_PORT=$BENCH_IMAPS_PORT
 EOF
 }
 

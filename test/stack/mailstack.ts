@@ -6,6 +6,14 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { FailureSpec, IdpClient, IssuedTokens, TokenRequestRecord, TokenResponse } from './idp';
 
+/**
+ * The one password login of the stack (mailstack.sh BENCH_IMAP_*): n8n's Email Trigger (IMAP) in
+ * `npm run bench`, on ports.benchImaps only. BENCH_M365_MAILBOX is the mailbox the Microsoft 365
+ * Mail Trigger watches over XOAUTH2 in the same benchmark.
+ */
+export const BENCH_IMAP_LOGIN = { user: 'bench-imap@example.test', password: 'bench-imap-password' };
+export const BENCH_M365_MAILBOX = 'bench-m365@example.test';
+
 export const STACK_SCRIPT = resolve(__dirname, 'mailstack.sh');
 const REPO = resolve(__dirname, '..', '..');
 
@@ -34,6 +42,8 @@ export interface MailStack {
 		dovecotSubmission: number;
 		/** Postfix without auth or TLS, for relaying fixtures. */
 		smtpRelay: number;
+		/** Dovecot "bench": implicit TLS, password login for BENCH_IMAP_LOGIN's mailbox only (npm run bench). */
+		benchImaps: number;
 	};
 }
 
@@ -62,6 +72,7 @@ export function mailStackConfig(): MailStack {
 			smtps: envPort('MAILSTACK_SMTPS_PORT', 12465),
 			dovecotSubmission: envPort('MAILSTACK_DOVECOT_SUBMISSION_PORT', 11587),
 			smtpRelay: envPort('MAILSTACK_SMTP_RELAY_PORT', 11025),
+			benchImaps: envPort('MAILSTACK_BENCH_IMAPS_PORT', 13993),
 		},
 	};
 }
