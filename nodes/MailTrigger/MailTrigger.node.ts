@@ -14,7 +14,7 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE } from '../shared/constants';
 import { MailError } from '../shared/errors';
-import { connectImap, disconnectImap, explainImapError } from '../shared/imap';
+import { connectImap, disconnectImap, explainImapError, type ImapConnection } from '../shared/imap';
 import { toNodeError } from '../shared/node-errors';
 import { TokenSession } from '../shared/token';
 import type { StartWith } from './cursor';
@@ -55,11 +55,19 @@ function optionsOf(ctx: ITriggerFunctions): WatchOptions {
 	};
 }
 
-/** A trigger error shows only its message in n8n's activation banner: code and hint go in it too. */
-function triggerError(ctx: ITriggerFunctions, e: unknown) {
+/**
+ * n8n's activation banner and the editor's folder list show only an error's message: code and hint
+ * go in it too.
+ */
+function triggerError(ctx: Pick<ITriggerFunctions, 'getNode'>, e: unknown) {
 	if (!(e instanceof MailError)) return toNodeError(ctx.getNode(), e);
 	const f = e.failure;
 	return toNodeError(ctx.getNode(), new MailError({ ...f, message: `${f.message} [${f.code}] ${f.hint}` }));
+}
+
+/** A folder as the list shows it: its full path, and its role where the server names one (not INBOX's). */
+function folderName(path: string, specialUse: string | undefined): string {
+	return specialUse && specialUse !== '\\Inbox' ? `${path} (${specialUse.replace('\\', '')})` : path;
 }
 
 export class MailTrigger implements INodeType {
@@ -82,16 +90,22 @@ export class MailTrigger implements INodeType {
 	methods = {
 		listSearch: {
 			async searchFolders(this: ILoadOptionsFunctions, filter?: string): Promise<INodeListSearchResult> {
-				const session = await TokenSession.open(this);
-				const client = await connectImap(session);
+				let session: TokenSession;
+				let client: ImapConnection;
+				try {
+					session = await TokenSession.open(this);
+					client = await connectImap(session);
+				} catch (e) {
+					throw triggerError(this, e);
+				}
 				try {
 					const needle = (filter ?? '').toLowerCase();
 					const folders = (await client.list())
 						.filter((f) => !f.flags.has('\\Noselect') && f.path.toLowerCase().includes(needle))
 						.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path.localeCompare(b.path)));
-					return { results: folders.map((f) => ({ name: f.specialUse ? `${f.path} (${f.specialUse.replace('\\', '')})` : f.path, value: f.path })) };
+					return { results: folders.map((f) => ({ name: folderName(f.path, f.specialUse), value: f.path })) };
 				} catch (e) {
-					throw toNodeError(this.getNode(), explainImapError(session, e));
+					throw triggerError(this, explainImapError(session, e));
 				} finally {
 					await disconnectImap(client);
 				}
@@ -115,6 +129,7 @@ export class MailTrigger implements INodeType {
 				keyPrefix: `m365-mail-trigger:${this.getWorkflow().id ?? ''}:${this.getNode().id}:${createHash('sha256').update(options.folder).digest('hex').slice(0, 12)}`,
 				fail: (failure) => this.emitError(triggerError(this, failure)),
 				warn: (message) => this.logger.warn(`Microsoft 365 Mail Trigger "${this.getNode().name}": ${message}`),
+				info: (message) => this.logger.info(`Microsoft 365 Mail Trigger "${this.getNode().name}": ${message}`),
 			},
 			options,
 		);

@@ -29,6 +29,7 @@ import {
 	type Cursor,
 	type StartWith,
 } from './cursor';
+import { endEpisode, episodeOf, handedOver, report, type FailureEpisode } from './episodes';
 import { itemJson, parseHeaders, partsOf, type BodyPart } from './parse';
 
 export interface TriggerFilters {
@@ -52,12 +53,25 @@ export interface WatchOptions {
 	socketTimeoutMs: number;
 }
 
-export const BACKOFF = { baseMs: 1000, maxMs: 5 * 60 * 1000 } as const;
+/** Reconnect backoff: 1 s doubling to 5 minutes. Not frozen: the engine tests shorten it. */
+export const BACKOFF: { baseMs: number; maxMs: number } = { baseMs: 1000, maxMs: 5 * 60 * 1000 };
 /** Messages fetched per FETCH command while draining a backlog. */
 const FETCH_CHUNK = 50;
 
 export function backoffDelay(failures: number, base: number = BACKOFF.baseMs, max: number = BACKOFF.maxMs): number {
-	return Math.min(max, base * 2 ** Math.max(0, failures - 1));
+	return Math.min(max, base * 2 ** Math.min(40, Math.max(0, failures - 1)));
+}
+
+/** A wait as a log line says it: tenths of a second below 10 s. */
+function inSeconds(ms: number): string {
+	return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** The later of the saved position and the one this process confirmed before a reported failure. */
+export function laterCursor(saved: Cursor | undefined, confirmed: Cursor | undefined): Cursor | undefined {
+	if (!confirmed) return saved;
+	if (!saved) return confirmed;
+	return saved.uidValidity === confirmed.uidValidity && saved.lastUid >= confirmed.lastUid ? saved : confirmed;
 }
 
 /** When to reconnect with a fresh token: before expiry, by at most the usual margin or a quarter of its life. */
@@ -123,10 +137,15 @@ export interface WatcherHost {
 	emit(item: INodeExecutionData, key: string): Promise<unknown>;
 	/** Prefix of de-duplication keys: the workflow and the node. */
 	keyPrefix: string;
-	/** A failure the user must act on; the watcher has stopped. */
+	/**
+	 * A failure the user must act on, reported once (n8n's emitError). The watcher has stopped: n8n
+	 * closes the trigger and activates the workflow again, which continues the retries.
+	 */
 	fail(failure: MailError): void;
 	/** Something went wrong and will be retried (logged, not raised). */
 	warn(message: string): void;
+	/** The trigger is working again after failures. */
+	info(message: string): void;
 }
 
 export class MailWatcher {
@@ -150,6 +169,9 @@ export class MailWatcher {
 
 	private generation = 0;
 
+	/** This watcher handed a failure to n8n, which re-activates: the episode outlives `close()`. */
+	private reported = false;
+
 	/** Executions emitted by this watcher (for logs and tests). */
 	started = 0;
 
@@ -166,15 +188,42 @@ export class MailWatcher {
 	 * activation ends, so that n8n saves it with the activation. Throws what the user must fix.
 	 */
 	async activate(): Promise<void> {
+		const key = this.host.keyPrefix;
+		const episode = handedOver(key, this.host.staticData, readCursor(this.host.staticData) !== undefined);
+		if (episode) {
+			// n8n is activating again after a reported failure, possibly with older static data.
+			const cursor = laterCursor(readCursor(this.host.staticData), episode.cursor);
+			if (cursor) {
+				this.cursor = cursor;
+				this.host.staticData.cursor = cursorData(cursor);
+			}
+		}
 		const opened = await this.open().catch((e: unknown) => ({ failed: this.asMailError(e) }));
 		if ('failed' in opened) {
-			// With a saved cursor nothing can be lost: a passing fault only delays the first connection.
 			const failure = opened.failed.failure;
-			if (!failure.retryable || !readCursor(this.host.staticData)) throw opened.failed;
-			this.host.warn(`${failure.message} [${failure.code}] Will keep trying to connect.`);
-			this.loop = this.run(undefined, Number.POSITIVE_INFINITY, 1);
+			// Without a saved position (a first activation) the user sees every failure at once.
+			if (!this.cursor && !readCursor(this.host.staticData)) throw opened.failed;
+			if (failure.retryable) {
+				// Nothing can be lost: a passing fault only delays the first connection.
+				this.host.warn(`${failure.message} [${failure.code}] Will keep trying to connect.`);
+				this.loop = this.run(undefined, Number.POSITIVE_INFINITY, (episode?.failures ?? 0) + 1);
+				return;
+			}
+			if (!episode) throw opened.failed;
+			episode.failures++;
+			if (episode.code !== failure.code) {
+				// Another failure than the one reported: n8n reports this one (activation error) and retries.
+				report(key, { code: failure.code, failures: episode.failures, cursor: episode.cursor }, this.host.staticData);
+				this.reported = true;
+				throw opened.failed;
+			}
+			// Reported already: retry here, backoff capped, instead of n8n's wait that grows to a day.
+			const delay = backoffDelay(episode.failures);
+			this.host.warn(`${failure.message} [${failure.code}] Still failing (reported to n8n); retrying in ${inSeconds(delay)} (attempt ${episode.failures}).`);
+			this.loop = this.run(undefined, Number.POSITIVE_INFINITY, episode.failures);
 			return;
 		}
+		this.recovered(episode);
 		const { client, renewAt } = opened;
 		this.client = client;
 		if (this.options.after.action === 'move') {
@@ -189,6 +238,8 @@ export class MailWatcher {
 
 	async close(): Promise<void> {
 		this.closed = true;
+		// Deactivated (not closed by n8n after this watcher's report): the next activation starts afresh.
+		if (!this.reported) endEpisode(this.host.keyPrefix);
 		for (const t of this.timers) clearTimeout(t);
 		this.timers.clear();
 		this.wake?.();
@@ -205,8 +256,7 @@ export class MailWatcher {
 		this.connections++;
 		try {
 			const box = await client.mailboxOpen(this.options.folder).catch((e: unknown) => ({ refused: e }));
-			if ('refused' in box)
-				throw ['NO', 'BAD'].includes(String(Reflect.get(Object(box.refused), 'responseStatus'))) ? folderMissing(this.options.folder, box.refused) : this.asMailError(box.refused, session);
+			if ('refused' in box) throw this.selectRefused(box.refused, session);
 			// Within one activation the position in memory leads; static data holds what n8n confirmed.
 			const plan = reconcile(this.cursor ?? readCursor(this.host.staticData), { folder: this.options.folder, uidValidity: Number(box.uidValidity), uidNext: box.uidNext }, this.options.startWith);
 			this.cursor = plan.cursor;
@@ -217,6 +267,16 @@ export class MailWatcher {
 			throw this.asMailError(e, session);
 		}
 		return { client, renewAt: renewalTime(session.expiresAt, openedAt) };
+	}
+
+	/**
+	 * SELECT refused. A refusal the catalogue knows (Exchange's "authenticated but not connected":
+	 * IMAP disabled or no mailbox permission) is that; another NO or BAD means no such folder.
+	 */
+	private selectRefused(e: unknown, session: TokenSession): MailError {
+		const known = this.failureOf(e);
+		if (known.code !== 'IMAP_CONNECTION_LOST' && known.source !== 'network') return this.asMailError(e, session);
+		return ['NO', 'BAD'].includes(String(Reflect.get(Object(e), 'responseStatus'))) ? folderMissing(this.options.folder, e) : this.asMailError(e, session);
 	}
 
 	private current(): Cursor {
@@ -293,21 +353,29 @@ export class MailWatcher {
 		let renewAt = firstRenewAt;
 		while (!this.closed) {
 			try {
-				if (!client) ({ client, renewAt } = await this.open());
+				if (!client) {
+					({ client, renewAt } = await this.open());
+					if (failures) this.recovered(endEpisode(this.host.keyPrefix), failures);
+				}
 				this.client = client;
 				failures = 0;
 				await this.watch(client, renewAt);
 			} catch (e) {
 				if (this.closed) break;
 				const failure = this.failureOf(e);
-				if (!failure.retryable) {
-					this.host.fail(new MailError(failure));
+				failures++;
+				const episode = episodeOf(this.host.keyPrefix);
+				if (!failure.retryable && episode?.code !== failure.code) {
+					// Reported once per failure; n8n closes this trigger and activates it again.
+					report(this.host.keyPrefix, { code: failure.code, failures, cursor: readCursor(this.host.staticData) }, this.host.staticData);
+					this.reported = true;
 					this.closed = true;
+					this.host.fail(new MailError(failure));
 					break;
 				}
-				failures++;
+				if (episode) episode.failures = failures;
 				const delay = backoffDelay(failures);
-				this.host.warn(`${failure.message} [${failure.code}] Reconnecting in ${Math.round(delay / 1000)} s (attempt ${failures}).`);
+				this.host.warn(`${failure.message} [${failure.code}] ${episode ? 'Still failing (reported to n8n); retrying' : 'Reconnecting'} in ${inSeconds(delay)} (attempt ${failures}).`);
 				await this.sleep(delay);
 			} finally {
 				if (client) await disconnectImap(client);
@@ -315,6 +383,14 @@ export class MailWatcher {
 				this.client = undefined;
 			}
 		}
+	}
+
+	private recovered(episode: FailureEpisode | undefined, failures = episode?.failures ?? 0): void {
+		if (!episode && !failures) return;
+		endEpisode(this.host.keyPrefix);
+		this.host.info(
+			`Connected again after ${failures} failed attempt${failures === 1 ? '' : 's'}${episode ? ` (${episode.code} is resolved)` : ''}; going on from the saved position.`,
+		);
 	}
 
 	/** A refusal already explained stays as it is; anything else is a dropped connection, retried. */

@@ -326,6 +326,19 @@ function printFigures(results: Result[]): void {
 	}
 }
 
+/** What trigger-burst.ts writes (figures absent when it failed early). */
+interface TriggerResult {
+	burst?: number;
+	executions?: number;
+	distinct?: number;
+	twice?: number;
+	missing?: number;
+	worker1?: number;
+	worker2?: number;
+	imapHolders?: Record<string, number>;
+	wallMs?: number;
+}
+
 function summary(): void {
 	const read = (mode: string): (Result & { checks: Array<[string, boolean, string]> }) | undefined => {
 		const f = join(STATE, `result-${mode}.json`);
@@ -336,10 +349,22 @@ function summary(): void {
 	const q = read('queue');
 	const s = read('single');
 	if (q && s) console.log(`throughput queue mode (main + 2 workers) / single process: ${(q.throughputPerS / s.throughputPerS).toFixed(2)}x`);
-	const checks = results.flatMap((r) => r.checks.map(([n, ok]) => [`${r.mode}: ${n}`, ok] as const));
+	// The Mail Trigger burst (trigger-burst.ts, queue mode).
+	const tf = join(STATE, 'result-trigger.json');
+	const t: (TriggerResult & { checks: Array<[string, boolean, string]> }) | undefined = existsSync(tf) ? JSON.parse(readFileSync(tf, 'utf8')) : undefined;
+	if (t?.burst !== undefined)
+		console.log(
+			`trigger   ${t.burst} messages -> ${t.executions} executions (incl. probe), ${t.distinct} distinct, ${t.twice} twice, ${t.missing} missing; ` +
+				`worker1 ${t.worker1}, worker2 ${t.worker2}; IMAP connections held by ${Object.keys(t.imapHolders ?? {}).join(', ') || '-'}; all started in ${((t.wallMs ?? 0) / 1000).toFixed(1)} s`,
+		);
+	const checks = [
+		...results.flatMap((r) => r.checks.map(([n, ok]) => [`${r.mode}: ${n}`, ok] as const)),
+		...(t?.checks ?? []).map(([n, ok]) => [`queue trigger: ${n}`, ok] as const),
+	];
+	for (const [n, ok] of checks) if (!ok) console.log(`FAIL ${n}`);
 	// A missing run counts as a failure.
 	const passed = checks.filter((c) => c[1]).length;
-	const failed = checks.length - passed + (q ? 0 : 1) + (s ? 0 : 1);
+	const failed = checks.length - passed + (q ? 0 : 1) + (s ? 0 : 1) + (t ? 0 : 1);
 	console.log(`${passed} passed, ${failed} failed`);
 	process.exitCode = failed ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole scale tier from a clean machine: build + pack, install Redis/PostgreSQL/n8n (cached),
-# a private mail stack on its own ports, the burst in queue mode (main + 2 workers), the same burst
-# on one n8n in regular mode, then the figures and the throughput ratio. Stops everything it started.
+# a private mail stack on its own ports, the burst in queue mode (main + 2 workers), a Mail Trigger
+# burst in queue mode, the same webhook burst on one n8n in regular mode, then the figures and the
+# throughput ratio. Stops everything it started.
 #   test/scale/run.sh            (npm run test:scale)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,6 +47,8 @@ step "queue mode: Redis, PostgreSQL, main + 2 workers"
 bash "$HERE/queue.sh" start --package "$TARBALL"
 step "burst in queue mode"
 (eval "$(bash "$HERE/queue.sh" env queue)"; node --import tsx "$HERE/burst.ts") || rc=1
+step "trigger burst in queue mode (Mail Trigger on the main, executions on the workers)"
+(eval "$(bash "$HERE/queue.sh" env queue)"; node --import tsx "$HERE/trigger-burst.ts") || rc=1
 bash "$HERE/queue.sh" stop-n8n
 
 step "regular mode: one n8n process"

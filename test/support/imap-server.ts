@@ -11,6 +11,9 @@
  * `starttls: true` serves plain IMAP with STARTTLS (port 143 style) instead of implicit TLS;
  * `unavailableNext(n)` answers the next n logins `NO [UNAVAILABLE] Temporary authentication
  * failure`, as Dovecot and Exchange do when the token cannot be checked right now.
+ * `idle: false` leaves IDLE out of the capabilities (a server or proxy without it);
+ * `goDown()` / `comeBack()` stop the server (connections cut, new ones refused) and start it again
+ * on the same port with the same mailbox, as a server restart or an outage does.
  * Logins follow Exchange: the token's own mailbox, or one its account has Full Access on (the
  * test IdP's directory), and only the mailbox this server holds.
  */
@@ -37,8 +40,15 @@ export interface ImapServerOptions {
 	starttls?: boolean;
 	/** Offer UIDPLUS (UID EXPUNGE), as Exchange Online does (default true). */
 	uidplus?: boolean;
-	/** More folders under the root, e.g. names a server or a user chose. */
+	/** More folders under the root, e.g. names a server or a user chose; `Parent/Child` nests one level. */
 	extraFolders?: string[];
+	/** Offer IDLE (default true). */
+	idle?: boolean;
+	/**
+	 * `Parent/Child` paths: `Parent` is listed `\Noselect` (a hierarchy level only) with the normal
+	 * folder `Child` below it; a name without `/` is a `\Noselect` folder on its own.
+	 */
+	noselectFolders?: string[];
 }
 
 export interface LoginAttempt {
@@ -82,6 +92,14 @@ export interface ImapServer {
 	cutOn(command: string, count?: number): void;
 	/** Every open connection stays open but never says anything again (a hung server or a dead path). */
 	silence(): void;
+	/** Stops listening and cuts every connection: connecting is refused until `comeBack()`. */
+	goDown(): Promise<void>;
+	/** Listens again on the same port, with the same mailbox. */
+	comeBack(): Promise<void>;
+	/** Connections accepted so far (TCP, whether or not they signed in). */
+	readonly accepted: number;
+	/** How often clients sent a command so far, e.g. `IDLE`, `UID SEARCH`. */
+	commandCount(command: string): number;
 	stop(): Promise<void>;
 }
 
@@ -182,8 +200,8 @@ function notConnectedGate(server: HoodiecrowServer): void {
 	};
 }
 
-/** Cuts the socket instead of answering a chosen command (armed by `cutOn`). */
-function cutGate(cuts: Map<string, number>) {
+/** Counts every command and cuts the socket instead of answering a chosen one (armed by `cutOn`). */
+function cutGate(cuts: Map<string, number>, seen: Map<string, number>) {
 	return (server: HoodiecrowServer): void => {
 		const original = server.getCommandHandler.bind(server);
 		server.getCommandHandler = (command: string) => {
@@ -191,6 +209,7 @@ function cutGate(cuts: Map<string, number>) {
 			if (!handler) return handler;
 			const gated: CommandHandler = (connection, parsed, data, callback) => {
 				const key = command.toUpperCase();
+				seen.set(key, (seen.get(key) ?? 0) + 1);
 				const left = cuts.get(key) ?? 0;
 				if (left <= 0) return handler(connection, parsed, data, callback);
 				cuts.set(key, left - 1);
@@ -264,14 +283,18 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			dropConnections: unsupported,
 			cutOn: unsupported,
 			silence: unsupported,
+			goDown: unsupported,
+			commandCount: unsupported,
+			comeBack: unsupported,
+			accepted: 0,
 			stop: async () => await stall?.stop(),
 		};
 	}
 
 	let current: ImapMode = mode;
 	const cuts = new Map<string, number>();
+	const seen = new Map<string, number>();
 	const connections = new Set<HoodiecrowConnection>();
-	const silenced = new Set<HoodiecrowConnection>();
 	let unavailable = 0;
 	const takeUnavailable = (): boolean => (unavailable > 0 ? (unavailable--, true) : false);
 	const storage = {
@@ -286,13 +309,30 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			},
 		},
 	};
-	const folders: Record<string, { 'special-use'?: string; messages: never[] }> = storage[''].folders;
-	for (const name of options.extraFolders ?? []) folders[name] = { messages: [] };
+	interface Folder {
+		'special-use'?: string;
+		flags?: string[];
+		messages: never[];
+		folders?: Record<string, Folder>;
+	}
+	const folders: Record<string, Folder> = storage[''].folders;
+	for (const name of options.extraFolders ?? []) {
+		// "Parent/Child": both selectable, Child one level below Parent.
+		const [first, ...rest] = name.split('/');
+		const parent = (folders[first] ??= { messages: [] });
+		if (rest.length) (parent.folders ??= {})[rest.join('/')] = { messages: [] };
+	}
+	// "Parent/Child": the parent exists only as a hierarchy level (\Noselect), as on Dovecot with
+	// LAYOUT=fs when only the child was created.
+	for (const path of options.noselectFolders ?? []) {
+		const [parent, ...rest] = path.split('/');
+		folders[parent] = { flags: ['\\Noselect'], messages: [], folders: rest.length ? { [rest.join('/')]: { messages: [] } } : {} };
+	}
 	const plugins: Array<string | ((server: HoodiecrowServer) => void)> = [
-		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', 'idle', 'move',
+		'sasl-ir', 'id', 'enable', ...(options.uidplus === false ? [] : ['uidplus']), 'unselect', 'special-use', 'literalplus', ...(options.idle === false ? [] : ['idle']), 'move',
 		oauthPlugin(options, logins, () => current, takeUnavailable),
 		notConnectedGate,
-		cutGate(cuts),
+		cutGate(cuts, seen),
 		(server: HoodiecrowServer) => server.connectionHandlers.push((c) => connections.add(c)),
 	];
 	if (options.quota !== false) plugins.push(quotaPlugin);
@@ -301,12 +341,25 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 	// A client that disappears mid-session must not crash the test process.
 	imap.server.on('tlsClientError', () => undefined);
 	const sockets = new Set<Socket>();
+	let accepted = 0;
 	imap.server.on('connection', (socket: Socket) => {
+		accepted++;
 		sockets.add(socket);
 		socket.on('close', () => sockets.delete(socket));
 	});
 	const port = await listen(imap.server);
 
+	// Cutting a connection that is in IDLE leaves hoodiecrow's 30-minute IDLE timer running (it keeps
+	// the test process alive): end IDLE quietly first, then cut.
+	const cutAll = () => {
+		for (const c of connections)
+			if (typeof c.inputHandler === 'function') {
+				// hoodiecrow drops the socket of a closed connection (null); send() then writes nothing.
+				if (c.socket) c.socket.write = () => true;
+				c.inputHandler('DONE');
+			}
+		for (const s of sockets) s.destroy();
+	};
 	const mailboxOf = (folder: string) => {
 		const box = imap.getMailbox(folder);
 		if (!box) throw new Error(`IMAP fixture has no folder "${folder}"`);
@@ -341,27 +394,40 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
 			box.uidvalidity += 1000;
 			box.messages.forEach((m, i) => (m.uid = i + 1));
 			box.uidnext = box.messages.length + 1;
-			for (const s of sockets) s.destroy();
+			cutAll();
 			return box.uidvalidity;
 		},
-		dropConnections: () => {
-			for (const s of sockets) s.destroy();
-		},
+		dropConnections: cutAll,
 		cutOn: (command, count = 1) => {
 			cuts.set(command.toUpperCase(), count);
 		},
+		goDown: async () => {
+			const closed = close(imap.server);
+			cutAll();
+			await closed;
+		},
+		comeBack: async () => {
+			await new Promise<void>((resolve, reject) => {
+				imap.server.once('error', reject);
+				imap.server.listen(port, HOST, () => {
+					imap.server.off('error', reject);
+					resolve();
+				});
+			});
+		},
+		get accepted() {
+			return accepted;
+		},
+		commandCount: (command) => seen.get(command.toUpperCase()) ?? 0,
 		silence: () => {
 			for (const c of connections) {
 				// Reads are dropped and nothing is written: the connection stays up, the server is mute.
 				c.socket.removeAllListeners('data');
 				c.socket.write = () => true;
-				silenced.add(c);
 			}
 		},
 		stop: async () => {
-			// A mute connection left in IDLE still holds hoodiecrow's 30-minute IDLE timer: end it.
-			for (const c of silenced) if (typeof c.inputHandler === 'function') c.inputHandler('DONE');
-			for (const s of sockets) s.destroy();
+			cutAll();
 			await close(imap.server);
 		},
 	};

@@ -1,7 +1,10 @@
 /**
  * Runs a trigger node the way n8n does: n8n-core's TriggersAndPollers calls `trigger()` with a real
  * TriggerContext (static data, credentials, refresh helper, binary helpers), and `emit` / `emitError`
- * are wired like n8n's ActiveWorkflowManager wires them. Static data is "persisted" exactly where
+ * are wired like n8n's ActiveWorkflowManager wires them. On `emitError` the harness does what n8n
+ * 2.41 does (ActiveWorkflowManager's trigger failure handler): it closes the trigger, records the
+ * error, and queues the workflow's activation again (after 1 s, doubling while activation fails),
+ * with the workflow data it activated with before. Static data is "persisted" exactly where
  * n8n persists it for triggers: when the trigger emits, and once activation has finished
  * (ActiveWorkflowManager.add -> saveStaticData). A "restart" builds a new Workflow from that saved
  * copy only, so whatever n8n would not have saved is lost, as in a crash.
@@ -53,6 +56,8 @@ export interface Started {
 	at: number;
 }
 
+let workflowCounter = 0;
+
 export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'): INode {
 	return {
 		id: 'trigger-1',
@@ -70,6 +75,9 @@ export class TriggerHarness {
 	/** What n8n's database holds as the workflow's static data. */
 	saved: IDataObject = {};
 
+	/** Each harness is its own workflow (n8n's workflow ids are unique). */
+	readonly workflowId = `wf-trigger-${++workflowCounter}`;
+
 	readonly started: Started[] = [];
 
 	readonly errors: Error[] = [];
@@ -86,7 +94,21 @@ export class TriggerHarness {
 	/** Called for every emitted execution (e.g. to run the rest of a workflow). */
 	onStart?: (data: INodeExecutionData[][]) => void;
 
+	/** What the trigger logged through n8n's logger (warn and info), in order. */
+	readonly log: Array<{ level: 'warn' | 'info'; message: string; at: number }> = [];
+
+	/** Activations n8n ran again after an emitError, in order, and whether each succeeded. */
+	readonly reactivations: Array<{ at: number; error?: Error }> = [];
+
+	/** n8n 2.41's WORKFLOW_REACTIVATE_INITIAL_TIMEOUT; doubled after each failed re-activation (to 24 h). */
+	reactivateMs = 1000;
+
 	private response?: ITriggerResponse;
+
+	private queued?: NodeJS.Timeout;
+
+	/** Bumped by deactivate(): a queued activation still running when the workflow was deactivated is closed. */
+	private deactivations = 0;
 
 	constructor(
 		readonly store: CredentialStore,
@@ -95,7 +117,7 @@ export class TriggerHarness {
 
 	private additionalData(mode: WorkflowExecuteMode): IWorkflowExecuteAdditionalData {
 		const hooks = new ExecutionLifecycleHooks(mode, 'trigger-test', {
-			id: 'wf-trigger',
+			id: this.workflowId,
 			name: 'trigger test',
 			active: true,
 			activeVersionId: null,
@@ -112,14 +134,14 @@ export class TriggerHarness {
 		});
 	}
 
-	private newWorkflow(): Workflow {
+	private newWorkflow(staticData: IDataObject = structuredClone(this.saved)): Workflow {
 		return new Workflow({
-			id: 'wf-trigger',
+			id: this.workflowId,
 			nodes: [this.node],
 			connections: {},
 			nodeTypes,
 			active: true,
-			staticData: structuredClone(this.saved),
+			staticData,
 			settings: { executionOrder: 'v1' },
 		});
 	}
@@ -139,8 +161,15 @@ export class TriggerHarness {
 		return node && typeof node === 'object' && !Array.isArray(node) ? ((node as IDataObject).cursor as IDataObject | undefined) : undefined;
 	}
 
-	async activate(activation: WorkflowActivateMode = 'activate'): Promise<void> {
-		const workflow = this.newWorkflow();
+	/**
+	 * `staticData`: what n8n activates with; by default what its database holds. A re-activation after
+	 * emitError uses the workflow data loaded for the failed activation instead (n8n 2.41 passes it to
+	 * addQueuedWorkflowActivation): the live static data object when the database had some at that
+	 * activation, else (a workflow's first activation: null in the database) an empty one.
+	 */
+	async activate(activation: WorkflowActivateMode = 'activate', staticData?: IDataObject): Promise<void> {
+		const loadedEmpty = Object.keys(staticData ?? this.saved).length === 0;
+		const workflow = this.newWorkflow(staticData);
 		const node = workflow.getNode(this.node.name);
 		if (!node) throw new Error('trigger node missing');
 		const mode: WorkflowExecuteMode = 'trigger';
@@ -162,17 +191,66 @@ export class TriggerHarness {
 		};
 		const emitError = (error: Error) => {
 			this.errors.push(error);
+			// n8n: remove the workflow's triggers (close function), register the activation error, run
+			// the error workflow, queue the activation again with the workflow data of this activation.
+			void this.closeTrigger();
+			const again = loadedEmpty ? {} : workflow.staticData;
+			this.queueActivation(activation, again, this.reactivateMs);
 		};
 		const getTriggerFunctions = (wf: Workflow, n: INode, data: IWorkflowExecuteAdditionalData, m: WorkflowExecuteMode, a: WorkflowActivateMode) =>
-			new TriggerContext(wf, n, data, m, a, emit, emitError);
+			this.recordingLogs(new TriggerContext(wf, n, data, m, a, emit, emitError));
 		this.response = await runTrigger(workflow, node, getTriggerFunctions, additionalData, mode, activation);
 		this.persist(workflow);
 	}
 
-	/** Deactivation or a graceful shutdown: n8n calls the close function. */
-	async deactivate(): Promise<void> {
-		await this.response?.closeFunction?.();
+	/** n8n's addQueuedWorkflowActivation: retries after `ms`, doubling while activation fails. */
+	private queueActivation(activation: WorkflowActivateMode, staticData: IDataObject, ms: number): void {
+		clearTimeout(this.queued);
+		const generation = this.deactivations;
+		this.queued = setTimeout(() => {
+			this.queued = undefined;
+			this.activate(activation, staticData).then(
+				() => {
+					this.reactivations.push({ at: Date.now() });
+					if (generation !== this.deactivations) void this.closeTrigger();
+				},
+				(error: unknown) => {
+					this.reactivations.push({ at: Date.now(), error: error instanceof Error ? error : new Error(String(error)) });
+					if (generation === this.deactivations) this.queueActivation(activation, staticData, Math.min(ms * 2, 24 * 3600 * 1000));
+				},
+			);
+		}, ms);
+	}
+
+	/** The trigger's log lines go to `log` (n8n's logger is a service; the node reads `this.logger`). */
+	private recordingLogs(ctx: TriggerContext): TriggerContext {
+		// n8n-core 2.41 memoizes `logger` on first read as a fixed property: read it on a stand-in.
+		const real: TriggerContext['logger'] = Reflect.get(ctx, 'logger', Object.create(ctx));
+		const logger = new Proxy(real, {
+			get: (target, key) =>
+				key === 'warn' || key === 'info' ? (message: string) => void this.log.push({ level: key, message, at: Date.now() }) : Reflect.get(target, key),
+		});
+		Object.defineProperty(ctx, 'logger', { value: logger, configurable: true });
+		return ctx;
+	}
+
+	private async closeTrigger(): Promise<void> {
+		const response = this.response;
 		this.response = undefined;
+		await response?.closeFunction?.();
+	}
+
+	/** Deactivation or a graceful shutdown: n8n drops a queued re-activation and calls the close function. */
+	async deactivate(): Promise<void> {
+		this.deactivations++;
+		clearTimeout(this.queued);
+		this.queued = undefined;
+		await this.closeTrigger();
+	}
+
+	/** Log lines of one level, in order. */
+	logged(level: 'warn' | 'info'): string[] {
+		return this.log.filter((l) => l.level === level).map((l) => l.message);
 	}
 
 	/** "Fetch test event": manual mode, the manual trigger function, what it emitted. */
