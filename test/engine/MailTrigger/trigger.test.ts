@@ -68,6 +68,45 @@ describe('Microsoft 365 Mail Trigger: new mail', () => {
 	});
 });
 
+describe('Microsoft 365 Mail Trigger: bodies as Outlook encodes them', () => {
+	it('decodes a quoted-printable windows-1252 text part and a base64 UTF-8 HTML part', async () => {
+		h = harness(idp, imap);
+		await h.activate();
+		const html = '<p>Grüße aus Zürich – 10 € · 日本語</p>';
+		const raw = [
+			'From: =?utf-8?B?SsO2cmc=?= <joerg@example.test>',
+			'To: Alice <alice@example.test>',
+			'Subject: =?windows-1252?Q?Gr=FC=DFe?=',
+			'Date: Tue, 01 Dec 2026 10:00:00 +0000',
+			'Message-ID: <enc1@example.test>',
+			'MIME-Version: 1.0',
+			'Content-Type: multipart/alternative; boundary="enc"',
+			'',
+			'--enc',
+			'Content-Type: text/plain; charset="windows-1252"',
+			'Content-Transfer-Encoding: quoted-printable',
+			'',
+			// "Grüße aus Zürich – 10 €", a soft line break in the middle
+			'Gr=FC=DFe aus Z=FCrich =96 1=',
+			'0 =80',
+			'--enc',
+			'Content-Type: text/html; charset="utf-8"',
+			'Content-Transfer-Encoding: base64',
+			'',
+			Buffer.from(html, 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n'),
+			'--enc--',
+			'',
+		].join('\r\n');
+		imap.deliver(raw);
+		const [started] = await h.waitForStarted(1);
+		const json = started.items[0].json;
+		expect(json.subject).toBe('Grüße');
+		expect(String(json.text).trim()).toBe('Grüße aus Zürich – 10 €');
+		expect(String(json.html).trim()).toBe(html);
+		expect(json.from).toEqual({ name: 'Jörg', address: 'joerg@example.test' });
+	});
+});
+
 describe('Microsoft 365 Mail Trigger: filters run on the server', () => {
 	it('starts only unread mail from the sender with the subject when all three filters are set', async () => {
 		h = harness(idp, imap, { filters: { unreadOnly: true, from: 'billing@contoso.test', subject: 'Invoice' } });
