@@ -385,6 +385,21 @@ export class N8nClient {
 		return results.filter(isRecord).map(toExecutionSummary);
 	}
 
+	/**
+	 * `listExecutions`, asked again (up to 20 times, 0.5 s apart) while it fails: under load n8n may
+	 * answer 503 "Database is not ready!" for a moment.
+	 */
+	async listExecutionsPatiently(filter: { workflowId?: string; status?: string; limit?: number } = {}): Promise<ExecutionSummary[]> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await this.listExecutions(filter);
+			} catch (error: unknown) {
+				if (attempt >= 20) throw error;
+				await new Promise<void>((r) => setTimeout(r, 500));
+			}
+		}
+	}
+
 	/** One execution with its run data (n8n sends it "flatted"; decoded here). */
 	async getExecution(id: string): Promise<ExecutionDetail> {
 		const data = await this.rest('GET', `/rest/executions/${encodeURIComponent(id)}`);

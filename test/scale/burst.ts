@@ -139,18 +139,6 @@ function storedTokenData(credentialId: string): Record<string, unknown> {
 	return tokenData;
 }
 
-/** This workflow's executions; under load n8n may answer 503 "Database is not ready!" for a moment. */
-async function allExecutions(client: N8nClient, workflowId: string): Promise<ExecutionSummary[]> {
-	for (let attempt = 1; ; attempt++) {
-		try {
-			return await client.listExecutions({ workflowId, limit: 100 });
-		} catch (error: unknown) {
-			if (attempt >= 20) throw error;
-			await sleep(500);
-		}
-	}
-}
-
 // ------------------------------------------------------------------------------------- run
 
 async function run(): Promise<void> {
@@ -228,7 +216,7 @@ async function run(): Promise<void> {
 		let mine: string[] = [];
 		const deadline = t0 + TIMEOUT_MS;
 		for (;;) {
-			executions = await allExecutions(client, workflow.id);
+			executions = await client.listExecutionsPatiently({ workflowId: workflow.id, limit: 100 });
 			mine = maildirSubjects(maildir).filter((s) => s.startsWith(`Scale ${tag}-`));
 			const finished = executions.filter((e) => !['new', 'running', 'waiting'].includes(e.status)).length;
 			if ((finished >= BURST && new Set(mine).size >= BURST) || Date.now() > deadline) break;
@@ -236,7 +224,7 @@ async function run(): Promise<void> {
 		}
 		const wallMs = Date.now() - t0;
 		await sleep(3000); // a late duplicate would land now
-		executions = await allExecutions(client, workflow.id);
+		executions = await client.listExecutionsPatiently({ workflowId: workflow.id, limit: 100 });
 		const allMtimes: number[] = [];
 		const subjects = maildirSubjects(maildir, allMtimes);
 		const mtimes = allMtimes.filter((_, i) => subjects[i].startsWith(`Scale ${tag}-`));

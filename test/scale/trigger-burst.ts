@@ -84,21 +84,9 @@ async function deliver(port: number, list: Mail[]): Promise<void> {
 	}
 }
 
-async function listAll(client: N8nClient, workflowId: string): Promise<ExecutionSummary[]> {
-	for (let attempt = 1; ; attempt++) {
-		try {
-			return await client.listExecutions({ workflowId, limit: 100 });
-		} catch (error: unknown) {
-			// Under load n8n may answer 503 "Database is not ready!" for a moment.
-			if (attempt >= 20) throw error;
-			await sleep(500);
-		}
-	}
-}
-
 /** The Message-IDs each finished execution started for (its trigger output), read once per execution. */
 async function startedIds(client: N8nClient, workflowId: string, seen: Map<string, string[]>): Promise<{ executions: ExecutionSummary[]; unfinished: number }> {
-	const executions = await listAll(client, workflowId);
+	const executions = await client.listExecutionsPatiently({ workflowId, limit: 100 });
 	let unfinished = 0;
 	for (const e of executions) {
 		if (['new', 'running', 'waiting'].includes(e.status)) {
