@@ -25,7 +25,7 @@ import { createTransport } from 'nodemailer';
 
 import { BENCH_IMAP_LOGIN, BENCH_M365_MAILBOX, IdpAdmin, ensureMailStack, mailStackConfig, stackCredentialFields, stopMailStack } from '../../test/stack/mailstack';
 import { CredentialStore, credentialData, runWorkflow } from '../../test/support/engine';
-import { TRIGGER_TYPE, TriggerHarness } from '../../test/support/trigger';
+import { TriggerHarness, triggerNode } from '../../test/support/trigger';
 
 const QUIET = Math.max(1, Number(process.env.BENCH_LATENCY_QUIET ?? 12));
 const BUSY = Math.max(0, Number(process.env.BENCH_LATENCY_BUSY ?? 10));
@@ -105,18 +105,9 @@ class StartLog {
 	}
 }
 
-function triggerNode(side: Side): INode {
-	if (side === 'ours')
-		return {
-			id: 'bench-ours',
-			name: 'Mail Trigger',
-			type: TRIGGER_TYPE,
-			typeVersion: 1,
-			position: [0, 0],
-			// The defaults: new messages only, no filter, do nothing after start.
-			parameters: { folder: { __rl: true, mode: 'path', value: 'INBOX' } },
-			credentials: { microsoftMailOAuth2Api: { id: 'm365', name: 'M365' } },
-		};
+function benchNode(side: Side): INode {
+	// Ours with its defaults: new messages only, no filter, do nothing after start.
+	if (side === 'ours') return triggerNode({ folder: { __rl: true, mode: 'path', value: 'INBOX' } }, 'Mail Trigger', { id: 'm365', name: 'M365' });
 	return {
 		id: 'bench-builtin',
 		name: 'Email Trigger (IMAP)',
@@ -344,7 +335,7 @@ async function main(): Promise<void> {
 
 		say('1. latency: activating both triggers');
 		for (const side of ['ours', 'builtin'] as const) {
-			const pair = { h: new TriggerHarness(store, triggerNode(side)), log: new StartLog() };
+			const pair = { h: new TriggerHarness(store, benchNode(side)), log: new StartLog() };
 			pair.log.attach(pair.h);
 			pairs[side] = pair;
 			await pair.h.activate();

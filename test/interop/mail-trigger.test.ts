@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { INode } from 'n8n-workflow';
+import type { INode, INodeParameters } from 'n8n-workflow';
 
 import { chain, runWorkflow } from '../support/engine';
-import { TriggerHarness, TRIGGER_TYPE } from '../support/trigger';
+import { TriggerHarness, triggerNode } from '../support/trigger';
 import { ALICE, CREDENTIAL, admin, stack, stackStore, stackTokens } from './fixture';
 
 jest.setTimeout(120_000);
@@ -16,16 +16,8 @@ beforeEach(async () => await admin.reset());
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function triggerOn(tag: string, extra: Record<string, unknown> = {}): INode {
-	return {
-		id: 'trigger-interop',
-		name: 'Mail Trigger',
-		type: TRIGGER_TYPE,
-		typeVersion: 1,
-		position: [0, 0],
-		parameters: { folder: { __rl: true, mode: 'path', value: 'INBOX' }, filters: { subject: tag }, ...extra },
-		credentials: { microsoftMailOAuth2Api: CREDENTIAL },
-	};
+function triggerOn(tag: string, extra: INodeParameters = {}): INode {
+	return triggerNode({ folder: { __rl: true, mode: 'path', value: 'INBOX' }, filters: { subject: tag }, ...extra }, 'Mail Trigger', CREDENTIAL);
 }
 
 async function sendToAlice(subjects: string[]): Promise<void> {

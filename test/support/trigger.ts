@@ -58,7 +58,7 @@ export interface Started {
 
 let workflowCounter = 0;
 
-export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'): INode {
+export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger', credential = { id: 'cred-1', name: 'M365 reports' }): INode {
 	return {
 		id: 'trigger-1',
 		name,
@@ -66,7 +66,7 @@ export function triggerNode(parameters: INodeParameters, name = 'Mail Trigger'):
 		typeVersion: 1,
 		position: [0, 0],
 		parameters,
-		credentials: { [CREDENTIAL_TYPE]: { id: 'cred-1', name: 'M365 reports' } },
+		credentials: { [CREDENTIAL_TYPE]: credential },
 	};
 }
 
