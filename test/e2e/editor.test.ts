@@ -11,13 +11,11 @@ import { readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import type { Locator, Page } from 'playwright-core';
-import { installN8n, startN8n, stopN8n } from '../n8n/cli';
 import { N8nClient, nodeOutput, type WorkflowInput, type WorkflowNode } from '../n8n/client';
-import { ensureMailStack, mailStackConfig, stopMailStack } from '../stack/mailstack';
+import { mailStackConfig } from '../stack/mailstack';
 import {
 	appOnlyCredentialData,
 	artifactPath,
-	buildAndPack,
 	CREDENTIAL_TYPE,
 	delegatedCredentialData,
 	E2E_CLIENT,
@@ -28,6 +26,8 @@ import {
 	PACKAGE,
 	record,
 	signIn,
+	startPackedN8n,
+	type PackedN8n,
 } from './support';
 
 jest.setTimeout(240_000);
@@ -38,20 +38,13 @@ const MAILBOX = 'alice@example.test';
 const RECIPIENT = 'reports@example.test';
 
 let n8n: N8nClient;
-let stackStartedHere = false;
-let cleanupPack: (() => void) | undefined;
+let instance: PackedN8n | undefined;
 let delegated: { id: string; name: string };
 let appOnly: { id: string; name: string };
 
 beforeAll(async () => {
-	stackStartedHere = await ensureMailStack(stack);
-	await admin.addClient(E2E_CLIENT);
-	await installN8n();
-	const pack = buildAndPack();
-	cleanupPack = pack.cleanup;
-	await startN8n({ packageTarball: pack.tarball });
-	n8n = N8nClient.fromEnv();
-	await n8n.login();
+	instance = await startPackedN8n(stack);
+	n8n = instance.n8n;
 	const d = await n8n.createCredential({ name: 'Reports mailbox (delegated)', type: CREDENTIAL_TYPE, data: delegatedCredentialData(stack) });
 	expect(await n8n.connectOAuth2(d.id)).toMatchObject({ ok: true });
 	delegated = { id: d.id, name: d.name };
@@ -60,9 +53,7 @@ beforeAll(async () => {
 }, 30 * 60_000);
 
 afterAll(async () => {
-	await stopN8n().catch(() => undefined);
-	cleanupPack?.();
-	if (stackStartedHere && !process.env.MAILSTACK_KEEP) stopMailStack();
+	await instance?.stop();
 }, 120_000);
 
 type Node = WorkflowNode & { retryOnFail?: boolean; maxTries?: number; waitBetweenTries?: number };

@@ -5,10 +5,10 @@
 // many executions n8n started, and for which messages.
 import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
-import { exportCredential, installN8n, n8nAtLeast, N8N_VERSION, restartN8n, startN8n, stopN8n } from '../n8n/cli';
-import { N8nClient, nodeOutput, type WorkflowInput, type WorkflowSummary } from '../n8n/client';
-import { ensureMailStack, mailStackConfig, restartDovecot, stopMailStack } from '../stack/mailstack';
-import { buildAndPack, CREDENTIAL_TYPE, delegatedCredentialData, E2E_CLIENT, idpAdmin, PACKAGE, record } from './support';
+import { exportCredential, n8nAtLeast, N8N_VERSION, restartN8n, stopN8n } from '../n8n/cli';
+import { nodeOutput, type N8nClient, type WorkflowInput, type WorkflowSummary } from '../n8n/client';
+import { mailStackConfig, restartDovecot } from '../stack/mailstack';
+import { CREDENTIAL_TYPE, delegatedCredentialData, idpAdmin, PACKAGE, record, startPackedN8n, type PackedN8n } from './support';
 
 jest.setTimeout(600_000);
 
@@ -25,19 +25,12 @@ const EXACTLY_ONCE = n8nAtLeast('2.41.0');
 let n8n: N8nClient;
 type CredentialRef = { id: string; name: string };
 let credential: CredentialRef;
-let stackStartedHere = false;
-let cleanupPack: (() => void) | undefined;
+let instance: PackedN8n | undefined;
 
 beforeAll(async () => {
-	stackStartedHere = await ensureMailStack(stack);
-	await admin.addClient(E2E_CLIENT);
+	instance = await startPackedN8n(stack);
+	n8n = instance.n8n;
 	await admin.addClient(SHORT_TOKEN_CLIENT);
-	await installN8n();
-	const pack = buildAndPack();
-	cleanupPack = pack.cleanup;
-	await startN8n({ packageTarball: pack.tarball });
-	n8n = N8nClient.fromEnv();
-	await n8n.login();
 	credential = await connectedCredential('e2e mail trigger (alice)', {});
 }, 30 * 60_000);
 
@@ -49,9 +42,7 @@ async function connectedCredential(name: string, overrides: Record<string, unkno
 }
 
 afterAll(async () => {
-	await stopN8n().catch(() => undefined);
-	cleanupPack?.();
-	if (stackStartedHere && !process.env.MAILSTACK_KEEP) stopMailStack();
+	await instance?.stop();
 }, 120_000);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

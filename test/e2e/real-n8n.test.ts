@@ -5,13 +5,12 @@
 // credential's Test button answers. One n8n start for the whole file.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { executeWorkflow, exportCredential, importCredentials, importWorkflows, installN8n, n8nAtLeast, startN8n, stopN8n } from '../n8n/cli';
-import { N8nClient } from '../n8n/client';
-import { ensureMailStack, mailStackConfig, stopMailStack } from '../stack/mailstack';
+import { executeWorkflow, exportCredential, importCredentials, importWorkflows, n8nAtLeast } from '../n8n/cli';
+import type { N8nClient } from '../n8n/client';
+import { mailStackConfig } from '../stack/mailstack';
 import {
 	appOnlyCredentialData,
 	artifactPath,
-	buildAndPack,
 	CREDENTIAL_TYPE,
 	cliRunDocument,
 	DELEGATED_SCOPE,
@@ -27,6 +26,8 @@ import {
 	record,
 	REPO,
 	signIn,
+	startPackedN8n,
+	type PackedN8n,
 } from './support';
 
 jest.setTimeout(180_000);
@@ -38,24 +39,15 @@ const WEEKLY = 'm365WeeklyRpt01';
 const HEALTH = 'm365HealthChk01';
 
 let n8n: N8nClient;
-let stackStartedHere = false;
-let cleanupPack: (() => void) | undefined;
+let instance: PackedN8n | undefined;
 
 beforeAll(async () => {
-	stackStartedHere = await ensureMailStack(stack);
-	await admin.addClient(E2E_CLIENT);
-	await installN8n(); // a no-op once cached
-	const pack = buildAndPack();
-	cleanupPack = pack.cleanup;
-	await startN8n({ packageTarball: pack.tarball });
-	n8n = N8nClient.fromEnv();
-	await n8n.login();
+	instance = await startPackedN8n(stack);
+	n8n = instance.n8n;
 }, 30 * 60_000);
 
 afterAll(async () => {
-	await stopN8n().catch(() => undefined);
-	cleanupPack?.();
-	if (stackStartedHere && !process.env.MAILSTACK_KEEP) stopMailStack();
+	await instance?.stop();
 }, 120_000);
 
 async function storedToken(id: string): Promise<Record<string, unknown>> {

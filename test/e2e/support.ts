@@ -8,7 +8,9 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { TokenRequestRecord } from '../stack/idp';
-import { IdpAdmin, mailStackConfig, stackCredentialFields, type MailStack } from '../stack/mailstack';
+import { installN8n, startN8n, stopN8n } from '../n8n/cli';
+import { N8nClient } from '../n8n/client';
+import { IdpAdmin, ensureMailStack, mailStackConfig, stackCredentialFields, stopMailStack, type MailStack } from '../stack/mailstack';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -173,4 +175,38 @@ export function cliRunDocument(stdout: string): Record<string, unknown> {
 		}
 	}
 	throw new Error(`no run document in n8n execute output:\n${stdout.slice(0, 2000)}`);
+}
+
+export interface PackedN8n {
+	/** Signed in as the owner. */
+	n8n: N8nClient;
+	/** Stops n8n, removes the packed tarball, and stops the mail stack if it was started here (unless MAILSTACK_KEEP). */
+	stop(): Promise<void>;
+}
+
+/**
+ * What every file of this tier starts with: the mail stack (if it is not up), this tier's IdP client,
+ * n8n (installed once, cached) with the packed package, and a signed-in REST client. What it started
+ * is stopped again if a later step fails.
+ */
+export async function startPackedN8n(stack: MailStack = mailStackConfig()): Promise<PackedN8n> {
+	const stackStartedHere = await ensureMailStack(stack);
+	let pack: { tarball: string; cleanup: () => void } | undefined;
+	const stop = async () => {
+		await stopN8n().catch(() => undefined);
+		pack?.cleanup();
+		if (stackStartedHere && !process.env.MAILSTACK_KEEP) stopMailStack();
+	};
+	try {
+		await idpAdmin(stack).addClient(E2E_CLIENT);
+		await installN8n(); // a no-op once cached
+		pack = buildAndPack();
+		await startN8n({ packageTarball: pack.tarball });
+		const n8n = N8nClient.fromEnv();
+		await n8n.login();
+		return { n8n, stop };
+	} catch (error: unknown) {
+		await stop();
+		throw error;
+	}
 }
