@@ -355,7 +355,7 @@ export class MailWatcher {
 			try {
 				if (!client) {
 					({ client, renewAt } = await this.open());
-					if (failures) this.recovered(endEpisode(this.host.keyPrefix), failures);
+					if (failures) this.recovered(episodeOf(this.host.keyPrefix), failures);
 				}
 				this.client = client;
 				failures = 0;
